@@ -1,0 +1,7 @@
+"""GAN classes and the registry of names tools/train.py knows."""
+
+from tf_gans.models import registry
+from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.models.wgan import WassersteinGAN, WGANConfig, build_wgan
+
+__all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan"]

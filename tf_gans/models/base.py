@@ -1,0 +1,223 @@
+"""The one training step every GAN here shares.
+
+A GAN is a ``keras.Model`` that owns its networks and optimizers and says, through
+:meth:`GANModel.update_groups`, which updates one training step makes: for a WGAN,
+the critic five times, then the generator once; for CycleGAN, both generators, then
+both discriminators. :meth:`GANModel.train_step` runs those groups with gradient tapes,
+scales each loss for the replicas (gradients are summed across replicas), scales it
+again for float16, and keeps the metric trackers. The same ``train_step`` is driven by
+``Model.fit`` and by :func:`tf_gans.training.loop.train`; no model writes a loop.
+
+Randomness inside a step (latent noise, interpolation weights, image-pool swaps) is
+*stateless*: a function of the run seed, the step counter and the example's position in
+the global batch. That makes a run on two replicas draw exactly the noise a run on one
+replica draws for the same global batch, and makes a resumed run continue the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+# Salts keep the random streams of different uses within one step apart.
+_SALT_STRIDE = 1 << 16
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateGroup:
+  """One optimizer update, possibly repeated, within a training step.
+
+  Attributes:
+    name: Optimizer key: "discriminator" or "generator" (the critic is a discriminator).
+    loss_fn: ``loss_fn(batch, repeat) -> (loss, metrics)``: the per-replica mean loss on
+      the local batch chunk and a dict of extra scalar metrics to track.
+    variables: Returns the trainable variables this group updates.
+    repeats: How many times the update runs per step (n_critic for a WGAN critic). Each
+      repeat gets its own chunk of real data when the model asks for several.
+    metric_names: Names of the extra metrics ``loss_fn`` returns.
+  """
+
+  name: str
+  loss_fn: Callable[[Any, int], tuple[tf.Tensor, dict[str, tf.Tensor]]]
+  variables: Callable[[], Sequence[tf.Variable]]
+  repeats: int = 1
+  metric_names: tuple[str, ...] = ()
+
+
+def _replica_position() -> tuple[int | tf.Tensor, int]:
+  ctx = tf.distribute.get_replica_context()
+  if ctx is None:  # cross-replica context: acts as one replica
+    return 0, 1
+  return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
+
+
+class GANModel(keras.Model):
+  """Base class of every GAN: networks + optimizers + one ``train_step``.
+
+  Subclasses build their networks in ``__init__`` and implement :meth:`update_groups`;
+  generative models also implement :meth:`generate`.
+
+  Args:
+    seed: Seed of every random draw inside the training step.
+    real_batches_per_step: How many chunks of real data one step consumes (a WGAN
+      critic takes a fresh real batch for each of its n_critic updates). The input
+      pipeline delivers ``batch_size * real_batches_per_step`` examples per step.
+  """
+
+  def __init__(self, *, seed: int = 0, real_batches_per_step: int = 1, **kwargs: Any):
+    super().__init__(**kwargs)
+    self.seed = int(seed)
+    self.real_batches_per_step = int(real_batches_per_step)
+    # Generator updates done so far; the checkpoint step and the clock of all
+    # stateless randomness. Only the first replica's increment counts.
+    self.train_counter = self.add_weight(
+        shape=(), dtype="int64", initializer="zeros", trainable=False,
+        aggregation="only_first_replica", name="train_counter")
+    self._trackers: dict[str, keras.metrics.Mean] = {}
+    self.group_optimizers: dict[str, keras.optimizers.Optimizer] = {}
+
+  # -- what subclasses provide -------------------------------------------------------
+
+  def update_groups(self) -> list[UpdateGroup]:
+    """The updates of one step, in order."""
+    raise NotImplementedError
+
+  def generate(self, num_samples: int, seed: int = 0, **kwargs: Any) -> tf.Tensor:
+    """Draws samples from the generator (inference mode)."""
+    raise NotImplementedError
+
+  def get_config(self) -> dict[str, Any]:
+    return {"seed": self.seed, "real_batches_per_step": self.real_batches_per_step}
+
+  # -- compile: optimizers and trackers ----------------------------------------------
+
+  def compile(self, generator_optimizer: keras.optimizers.Optimizer | None = None,
+              discriminator_optimizer: keras.optimizers.Optimizer | None = None,
+              **kwargs: Any) -> None:
+    """Sets the optimizers and builds them and the metric trackers eagerly.
+
+    Call it inside ``strategy.scope()`` when training distributed. Building the
+    optimizers here, not lazily in the first traced step, avoids Keras 3's
+    "You must feed a value for placeholder tensor ... cond/Placeholder" failure under
+    MirroredStrategy.
+
+    Args:
+      generator_optimizer: Optimizer of the "generator" group.
+      discriminator_optimizer: Optimizer of the "discriminator" group.
+      **kwargs: Passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``,
+        ``jit_compile``).
+    """
+    super().compile(**kwargs)
+    given = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
+    policy = keras.mixed_precision.dtype_policy()
+    for group in self.update_groups():
+      optimizer = given.get(group.name)
+      if optimizer is None:
+        raise ValueError(f"compile() needs a {group.name}_optimizer for {type(self).__name__}")
+      if policy.name == "mixed_float16" and not isinstance(
+          optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+      optimizer.build(list(group.variables()))
+      self.group_optimizers[group.name] = optimizer
+      for metric in (f"{group.name}_loss", *group.metric_names):
+        if metric not in self._trackers:
+          self._trackers[metric] = keras.metrics.Mean(name=metric)
+    # Attribute assignment makes Keras and tf.train.Checkpoint track them.
+    self.generator_optimizer = self.group_optimizers.get("generator")
+    self.discriminator_optimizer = self.group_optimizers.get("discriminator")
+    self.trackers = list(self._trackers.values())
+
+  @property
+  def metrics(self) -> list[keras.metrics.Metric]:
+    # Model.fit resets these at each epoch; the custom loop resets them per log line.
+    return list(self._trackers.values())
+
+  def metric_values(self) -> dict[str, float]:
+    return {name: float(t.result()) for name, t in self._trackers.items()}
+
+  def reset_metrics(self) -> None:
+    for tracker in self._trackers.values():
+      tracker.reset_state()
+
+  # -- stateless randomness ----------------------------------------------------------
+
+  def _seed_for(self, salt: int) -> tf.Tensor:
+    step = tf.cast(self.train_counter, tf.int64)
+    return tf.stack([tf.constant(self.seed, tf.int64), step * _SALT_STRIDE + salt])
+
+  def replica_random(self, local_batch: int | tf.Tensor, shape: Sequence[int], salt: int,
+                     distribution: str = "normal") -> tf.Tensor:
+    """Random numbers for this replica's share of the global batch.
+
+    The whole global batch is drawn from one stateless seed and each replica keeps its
+    slice, so the draw does not depend on how many replicas share the batch.
+
+    Args:
+      local_batch: Examples on this replica.
+      shape: Per-example shape.
+      salt: Distinguishes the uses within one step (< 65536).
+      distribution: "normal" or "uniform" ([0, 1)).
+
+    Returns:
+      A float32 tensor [local_batch, *shape].
+    """
+    replica_id, num_replicas = _replica_position()
+    full_shape = [local_batch * num_replicas, *shape]
+    seed = self._seed_for(salt)
+    if distribution == "normal":
+      values = tf.random.stateless_normal(full_shape, seed)
+    elif distribution == "uniform":
+      values = tf.random.stateless_uniform(full_shape, seed)
+    else:
+      raise ValueError(f"distribution {distribution!r} is not one of: normal, uniform")
+    start = replica_id * local_batch
+    return values[start:start + local_batch]
+
+  # -- the step ----------------------------------------------------------------------
+
+  def split_batch(self, batch: Any) -> list[Any]:
+    """Splits the local batch into the ``real_batches_per_step`` chunks."""
+    k = self.real_batches_per_step
+    if k == 1:
+      return [batch]
+    def chunk(t: tf.Tensor, i: int) -> tf.Tensor:
+      size = tf.shape(t)[0] // k
+      return t[i * size:(i + 1) * size]
+    return [tf.nest.map_structure(lambda t, i=i: chunk(t, i), batch) for i in range(k)]
+
+  def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+    """One training step: every update group in order, each repeated as it asks.
+
+    Works both under ``Model.fit`` and under ``strategy.run`` in the custom loop. Loops
+    over repeats are unrolled in Python on purpose: an optimizer update inside a
+    ``tf.while_loop`` cannot synchronise replicas ("merge_call ... control flow").
+    """
+    chunks = self.split_batch(data)
+    _, num_replicas = _replica_position()
+    for group in self.update_groups():
+      optimizer = self.group_optimizers[group.name]
+      variables = list(group.variables())
+      for repeat in range(group.repeats):
+        chunk = chunks[repeat % len(chunks)]
+        with tf.GradientTape() as tape:
+          loss, extra = group.loss_fn(chunk, repeat)
+          loss = tf.cast(loss, tf.float32)
+          # Gradients are summed over replicas: scale each replica's mean loss so the
+          # sum is the global mean.
+          scaled = loss / num_replicas
+          if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scaled = optimizer.scale_loss(scaled)
+        grads = tape.gradient(scaled, variables)
+        optimizer.apply(grads, variables)
+        self._trackers[f"{group.name}_loss"].update_state(loss)
+        for name, value in extra.items():
+          self._trackers[name].update_state(tf.cast(value, tf.float32))
+    self.train_counter.assign_add(1)
+    return {name: t.result() for name, t in self._trackers.items()}
+
+  def build_for_training(self) -> None:
+    """Marks the model built: its networks build themselves in ``__init__``."""
+    self.built = True

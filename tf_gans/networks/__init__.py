@@ -1,0 +1,1 @@
+"""Architectures only: generators, critics and discriminators. No losses, no training."""

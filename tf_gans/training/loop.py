@@ -1,0 +1,253 @@
+"""The custom training driver: ``strategy.run(gan.train_step)`` in a ``tf.function``.
+
+Kept apart from the step (as in tensorflow/models' orbit): the step knows losses and
+optimizers; this loop knows the outer things — several steps per call, checkpoints and
+resumption, summaries, progress, a NaN guard and preemption (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf_gans import visualize
+from tf_gans.data.pipeline import Source, make_dataset
+from tf_gans.models.base import GANModel
+from tf_gans.training.strategy import is_chief, task_id
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class _Preemption:
+  """Turns SIGTERM into a flag the loop checks between step calls."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def make_checkpoint(gan: GANModel) -> tf.train.Checkpoint:
+  """What a checkpoint holds: the model (networks, step counter) and its optimizers."""
+  objects: dict[str, Any] = {"model": gan}
+  for name, optimizer in gan.group_optimizers.items():
+    objects[f"{name}_optimizer"] = optimizer
+  return tf.train.Checkpoint(**objects)
+
+
+def checkpoint_dir(model_dir: str) -> str:
+  return os.path.join(model_dir, "checkpoints")
+
+
+def restore_latest(gan: GANModel, model_dir: str, checkpoint: str | None = None) -> str | None:
+  """Restores the latest (or the given) checkpoint into a compiled GAN.
+
+  Returns:
+    The path restored, or None when model_dir has no checkpoint.
+  """
+  path = checkpoint or tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+  if path is None:
+    return None
+  make_checkpoint(gan).restore(path).expect_partial()
+  return path
+
+
+def _learning_rates(gan: GANModel) -> dict[str, float]:
+  out = {}
+  for name, optimizer in gan.group_optimizers.items():
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    out[f"learning_rate/{name}"] = float(keras.ops.convert_to_numpy(inner.learning_rate))
+  return out
+
+
+def _format(values: dict[str, float]) -> str:
+  return " ".join(f"{k}={v:.4g}" for k, v in values.items())
+
+
+def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
+               model_dir: str, train_steps: int, batch_size: int, seed: int,
+               steps_per_loop: int = 100, log_every: int = 100, checkpoint_every: int = 1000,
+               image_every: int = 1000, keep_checkpoints: int = 3) -> dict[str, Any]:
+  """Trains `gan` (compiled under `strategy`) up to `train_steps` steps.
+
+  Resumes from the latest checkpoint in model_dir: networks, optimizer states and the step
+  counter come from the checkpoint, and the input pipeline restarts at that step, so the
+  resumed run continues the same run.
+
+  Args:
+    gan: A compiled GANModel built inside ``strategy.scope()``.
+    source: Training data.
+    strategy: The tf.distribute strategy.
+    model_dir: Checkpoints in model_dir/checkpoints, summaries in model_dir/train.
+    train_steps: Total steps (generator updates) of the run.
+    batch_size: Global batch.
+    seed: Data order seed.
+    steps_per_loop: Steps per ``tf.function`` call; the loop only talks to the host
+      between calls.
+    log_every, checkpoint_every, image_every: Intervals in steps (image_every 0: never).
+    keep_checkpoints: Checkpoints kept.
+
+  Returns:
+    {"step": final step, "metrics": last logged metrics, "preempted": bool,
+     "checkpoint": last checkpoint path}.
+
+  Raises:
+    NonFiniteLossError: if a loss became NaN/Inf; the checkpoints written before stay.
+  """
+  chief = is_chief(strategy)
+  directory = checkpoint_dir(model_dir)
+  if not chief:  # Every worker must save (collective ops), only the chief's copy is kept.
+    directory = os.path.join(model_dir, f".worker_{task_id(strategy)}_checkpoints")
+  manager = tf.train.CheckpointManager(make_checkpoint(gan), directory, keep_checkpoints)
+  if manager.latest_checkpoint is None and not chief:
+    latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+  else:
+    latest = manager.latest_checkpoint
+  if latest:
+    make_checkpoint(gan).restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s at step %d", latest, int(gan.train_counter.numpy()))
+  step = int(gan.train_counter.numpy())
+
+  replicas = strategy.num_replicas_in_sync
+  if batch_size % replicas:
+    raise ValueError(f"batch size {batch_size} is not divisible by the {replicas} replicas")
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
+                               chunks=gan.real_batches_per_step, start_step=step,
+                               input_context=ctx))
+  iterator = iter(dataset)
+
+  @tf.function
+  def run_steps(iterator, num_steps):
+    for _ in tf.range(num_steps):
+      strategy.run(gan.train_step, args=(next(iterator),))
+
+  writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
+      tf.summary.create_noop_writer()
+  last_metrics: dict[str, float] = {}
+  preempted = False
+  last_time, last_step = time.perf_counter(), step
+  with _Preemption() as preemption, writer.as_default():
+    while step < train_steps:
+      boundaries = [train_steps, step + steps_per_loop]
+      for every in (log_every, checkpoint_every, image_every):
+        if every:
+          boundaries.append((step // every + 1) * every)
+      target = min(boundaries)
+      run_steps(iterator, tf.constant(target - step, tf.int32))
+      step = target
+      metrics = gan.metric_values()
+      bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+      if bad:
+        name, value = next(iter(bad.items()))
+        raise NonFiniteLossError(
+            f"{name} became {value} by step {step}; stopped without saving. The last good "
+            f"checkpoint ({manager.latest_checkpoint or 'none'}) is intact; lower the learning "
+            "rate or use --precision=float32 / mixed_bfloat16")
+      if step % log_every == 0 or step == train_steps or preemption.requested:
+        now = time.perf_counter()
+        rate = (step - last_step) / max(now - last_time, 1e-9)
+        last_time, last_step = now, step
+        lrs = _learning_rates(gan)
+        for name, value in {**metrics, **lrs, "steps_per_second": rate}.items():
+          tf.summary.scalar(name, value, step=step)
+        eta = (train_steps - step) / rate if rate > 0 else float("inf")
+        logging.info("step %d/%d %s | %.1f steps/s, ETA %s", step, train_steps,
+                     _format(metrics), rate, _duration(eta))
+        last_metrics = metrics
+        gan.reset_metrics()
+      if image_every and step % image_every == 0 and chief:
+        picture = visualize.preview(gan, source, seed=seed, title=f"step {step}")
+        tf.summary.image("samples", picture[None], step=step)
+      if step % checkpoint_every == 0 or step == train_steps or preemption.requested:
+        manager.save(checkpoint_number=step)
+      if preemption.requested:
+        logging.warning("SIGTERM received: checkpoint written at step %d; rerun the same "
+                        "command to resume", step)
+        preempted = True
+        break
+  writer.flush()
+  if not chief:
+    shutil.rmtree(directory, ignore_errors=True)
+  return {"step": step, "metrics": last_metrics, "preempted": preempted,
+          "checkpoint": manager.latest_checkpoint}
+
+
+def _duration(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
+      f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+  """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs."""
+
+  def __init__(self, manager: tf.train.CheckpointManager, every: int):
+    super().__init__()
+    self.manager, self.every = manager, every
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.model.train_counter.numpy())
+    if step % self.every == 0:
+      self.manager.save(checkpoint_number=step)
+
+  def on_train_end(self, logs=None):
+    self.manager.save(checkpoint_number=int(self.model.train_counter.numpy()))
+
+
+def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
+              model_dir: str, train_steps: int, batch_size: int, seed: int,
+              log_every: int = 100, checkpoint_every: int = 1000, keep_checkpoints: int = 3,
+              callbacks: list[keras.callbacks.Callback] | None = None) -> dict[str, Any]:
+  """Trains with ``Model.fit`` on the same deterministic data and checkpoints.
+
+  One Keras "epoch" is `log_every` steps. Resumes like :func:`train_loop`.
+  """
+  manager = tf.train.CheckpointManager(make_checkpoint(gan), checkpoint_dir(model_dir),
+                                       keep_checkpoints)
+  if manager.latest_checkpoint:
+    make_checkpoint(gan).restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  step = int(gan.train_counter.numpy())
+  replicas = strategy.num_replicas_in_sync
+  dataset = make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
+                         chunks=gan.real_batches_per_step, start_step=step, for_fit=True)
+  epoch_steps = min(log_every, train_steps)
+  epochs = math.ceil(train_steps / epoch_steps)
+  remaining = train_steps - step
+  history = None
+  if remaining > 0:
+    # Keras counts epochs; start where the counter is and stop at exactly train_steps.
+    first_epoch = step // epoch_steps
+    history = gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch,
+                      steps_per_epoch=epoch_steps, verbose=2,
+                      callbacks=[CheckpointCallback(manager, checkpoint_every),
+                                 keras.callbacks.TensorBoard(os.path.join(model_dir, "fit")),
+                                 *(callbacks or [])])
+  metrics = {k: float(v[-1]) for k, v in (history.history.items() if history else [])}
+  return {"step": int(gan.train_counter.numpy()), "metrics": metrics, "preempted": False,
+          "checkpoint": manager.latest_checkpoint}

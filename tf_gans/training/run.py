@@ -1,0 +1,102 @@
+"""From a resolved config to a trained model_dir: what tools/train.py runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tensorflow as tf
+from absl import logging
+
+from tf_gans import config as config_lib
+from tf_gans import data as data_lib
+from tf_gans.models import registry
+from tf_gans.training import loop
+from tf_gans.training.strategy import is_chief, make_strategy, set_precision
+
+
+def check_model_dir(config: config_lib.TrainConfig) -> None:
+  """Refuses a model_dir that holds another run, before anything is written.
+
+  Raises:
+    ValueError: no model_dir, a model_dir that is a file, checkpoints without a
+      config.json, or a saved config this config cannot continue.
+  """
+  if not config.model_dir:
+    raise ValueError("--model_dir is required: where checkpoints and summaries go")
+  if os.path.exists(config.model_dir) and not os.path.isdir(config.model_dir):
+    raise ValueError(f"model_dir {config.model_dir!r} is a file, expected a folder")
+  saved = config_lib.load_saved_config(config.model_dir)
+  if saved is None:
+    if tf.train.latest_checkpoint(loop.checkpoint_dir(config.model_dir)):
+      raise ValueError(f"model_dir {config.model_dir!r} holds checkpoints but no config.json; "
+                       "use a new --model_dir")
+    return
+  config_lib.check_resume_compatible(saved, config)
+
+
+def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None,
+          source: data_lib.Source | None = None) -> tuple[Any, data_lib.Source]:
+  """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored)."""
+  spec = registry.get(config.model)
+  strategy = strategy or tf.distribute.get_strategy()
+  if source is None:
+    source = data_lib.make_source(config.dataset, config.data_dir,
+                                  getattr(config, "image_size", 0))
+  with strategy.scope():
+    gan = spec.build(config, source)
+    gan.compile(**spec.optimizers(config))
+  return gan, source
+
+
+def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib.TrainConfig,
+                                                                 data_lib.Source]:
+  """Rebuilds the GAN of a model_dir from its config.json and restores a checkpoint.
+
+  Raises:
+    ValueError: if model_dir has no config.json or no checkpoint.
+  """
+  saved = config_lib.load_saved_config(model_dir)
+  if saved is None:
+    raise ValueError(f"{model_dir!r} holds no config.json: not a tf_gans model_dir")
+  spec = registry.get(saved["model"])
+  names = {f for f in spec.config_cls.__dataclass_fields__}
+  config = spec.config_cls(**{k: v for k, v in saved.items() if k in names}).resolve()
+  set_precision(config.precision)
+  gan, source = build(config)
+  if loop.restore_latest(gan, model_dir, checkpoint) is None:
+    raise ValueError(f"{model_dir!r} holds no checkpoint yet")
+  return gan, config, source
+
+
+def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
+  """Trains the run `config` describes, resuming from its model_dir.
+
+  Args:
+    config: A resolved config.
+    callbacks: Extra Keras callbacks (api="fit" only).
+
+  Returns:
+    The driver's result dict (step, metrics, preempted, checkpoint).
+  """
+  check_model_dir(config)
+  set_precision(config.precision)
+  strategy = make_strategy(config.strategy)
+  replicas = strategy.num_replicas_in_sync
+  if config.batch_size % replicas:
+    raise ValueError(f"batch size {config.batch_size} is not divisible by the {replicas} "
+                     "replicas; use a multiple of the replica count")
+  gan, source = build(config, strategy)
+  if is_chief(strategy):
+    config_lib.write_config(config)
+  logging.info("training %s on %s: %d replicas, %s, batch %d, up to step %d in %s",
+               config.model, source.name, replicas, config.precision, config.batch_size,
+               config.train_steps, config.model_dir)
+  common = dict(strategy=strategy, model_dir=config.model_dir, train_steps=config.train_steps,
+                batch_size=config.batch_size, seed=config.seed, log_every=config.log_every,
+                checkpoint_every=config.checkpoint_every,
+                keep_checkpoints=config.keep_checkpoints)
+  if config.api == "fit":
+    return loop.train_fit(gan, source, callbacks=callbacks, **common)
+  return loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
+                         image_every=config.image_every, **common)

@@ -1,0 +1,75 @@
+"""tf.distribute strategies and precision policies by name."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from tf_gans.config import PRECISIONS, STRATEGIES, _check_choice
+
+
+def split_cpu(num_devices: int) -> None:
+  """Splits the host CPU into `num_devices` logical devices (for replicas on a CPU).
+
+  Must run before TensorFlow initialises its devices; a no-op for num_devices <= 1.
+  """
+  if num_devices <= 1:
+    return
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """Returns the strategy `name`: default | mirrored | multi_worker.
+
+  ``mirrored`` uses every local GPU, or every logical CPU device when there is no GPU.
+  ``multi_worker`` reads the cluster from the ``TF_CONFIG`` environment variable, the
+  standard TensorFlow cluster spec.
+
+  Raises:
+    ValueError: for an unknown name or a missing/invalid TF_CONFIG.
+  """
+  _check_choice("strategy", name, STRATEGIES)
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices)
+  raw = os.environ.get("TF_CONFIG")
+  if not raw:
+    raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment variable "
+                     '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                     '"task": {"type": "worker", "index": 0}})')
+  try:
+    spec = json.loads(raw)
+    spec["cluster"], spec["task"]  # pylint: disable=pointless-statement
+  except (ValueError, KeyError, TypeError):
+    raise ValueError(f"TF_CONFIG is not a cluster spec with 'cluster' and 'task': {raw!r}") from None
+  return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True on the worker that writes checkpoints and summaries."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  return not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def task_id(strategy: tf.distribute.Strategy) -> int:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return int(resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
+
+
+def set_precision(name: str) -> None:
+  """Sets Keras's global dtype policy: float32 | mixed_float16 | mixed_bfloat16."""
+  _check_choice("precision", name, PRECISIONS)
+  keras.mixed_precision.set_dtype_policy(name)

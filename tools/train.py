@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""Trains a GAN. Flags come from the command line and/or a flagfile.
+
+  python tools/train.py --flagfile=configs/wgan_toy.flags --model_dir=runs/toy
+  python tools/train.py --flagfile=configs/wgan_gp.flags --model_dir=runs/gp --train_steps=200
+
+Later flags override earlier ones, so put --flagfile first. Every model flag defaults to
+that model's paper setting; the resolved settings are written to MODEL_DIR/config.json and
+checked when the same model_dir is trained again (which resumes the run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import _common  # noqa: F401  (sets up sys.path and the TF log level)
+from _common import FLAGS, UserError, config_from_flags, define_config_flags, run_main
+from absl import flags, logging
+
+from tf_gans.models import registry
+
+define_config_flags(registry.all_specs())
+flags.adopt_module_key_flags(_common)
+flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices "
+                     "(replicas for --strategy=mirrored on a machine without GPUs).")
+flags.DEFINE_string("sample_path", "", "Write a picture of samples here after training "
+                    "(default MODEL_DIR/samples.png).")
+flags.FLAGS["model"].help = ("Which GAN: " + "; ".join(
+    f"{s.name}: {s.description}" for s in registry.all_specs()))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UserError(f"unexpected arguments {' '.join(argv[1:])!r}; flags look like --name=value")
+  from tf_gans import training, visualize
+  spec = registry.get(FLAGS.model or "wgan")
+  config = config_from_flags(spec)
+  training.split_cpu(FLAGS.cpu_devices)
+  result = training.train(config)
+  logging.info("finished at step %d: %s", result["step"],
+               json.dumps({k: round(v, 5) for k, v in result["metrics"].items()}))
+  if result["preempted"]:
+    return 0
+  gan, _, source = training.load(config.model_dir)
+  path = FLAGS.sample_path or os.path.join(config.model_dir, "samples.png")
+  visualize.save_png(visualize.preview(gan, source, seed=config.seed,
+                                       title=f"{config.model} step {result['step']}"), path)
+  print(f"step {result['step']}: checkpoint {result['checkpoint']}, samples {path}")
+  return 0
+
+
+if __name__ == "__main__":
+  run_main(main)
