@@ -24,6 +24,8 @@ class ModelSpec:
     build: ``build(config, source) -> GANModel``: networks and model, not yet compiled.
     optimizers: ``optimizers(config) -> dict(generator_optimizer=..., ...)``.
     description: One line for --help.
+    evaluate: ``evaluate(gan, config, source, **options) -> dict[str, float]`` for
+      tools/evaluate.py (options: num_samples, seed, model_dir, ...), or None.
   """
 
   name: str
@@ -31,6 +33,7 @@ class ModelSpec:
   build: Callable[[Any, Any], Any]
   optimizers: Callable[[Any], dict[str, Any]]
   description: str = ""
+  evaluate: Callable[..., dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
