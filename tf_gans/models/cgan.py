@@ -44,6 +44,7 @@ from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.conditional import (CONDITIONING, ConditionalDiscriminator,
                                           ConditionalGenerator)
+from tf_gans.training.schedules import LinearDecay
 
 GAN_LOSSES = ("minimax", "nonsaturating", "hinge", "least_squares", "wasserstein")
 
@@ -70,28 +71,6 @@ def check_labels(labels: Any, num_classes: int) -> np.ndarray:
   return array.astype(np.int32)
 
 
-def translate(images: tf.Tensor, shifts: tf.Tensor, pad: int) -> tf.Tensor:
-  """Shifts each image by its own whole number of pixels, filling with zeros.
-
-  Differentiable in the images (two gathers), so it can sit between the generator and
-  the discriminator.
-
-  Args:
-    images: [N, H, W, C].
-    shifts: int32 [N, 2] row and column shifts in [-pad, pad].
-    pad: Largest shift.
-
-  Returns:
-    The shifted images, same shape.
-  """
-  height, width = images.shape[1], images.shape[2]
-  padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-  rows = pad - shifts[:, :1] + tf.range(height)[None, :]  # [N, H]
-  cols = pad - shifts[:, 1:] + tf.range(width)[None, :]  # [N, W]
-  out = tf.gather(padded, rows, axis=1, batch_dims=1)
-  return tf.gather(out, cols, axis=2, batch_dims=1)
-
-
 @keras.saving.register_keras_serializable(package="tf_gans")
 class ConditionalGAN(GANModel):
   """Generator G(z|y) and discriminator D(x|y) trained on a conditional GAN loss.
@@ -104,18 +83,12 @@ class ConditionalGAN(GANModel):
     gan_loss: One of :data:`GAN_LOSSES`.
     gp_weight: λ of the gradient penalty (``gan_loss="wasserstein"`` only).
     n_critic: Discriminator updates per generator update, each on a fresh real batch.
-    translation: Differentiable augmentation (Zhao et al. 2020, "Differentiable
-      Augmentation for Data-Efficient GAN Training"): every image the discriminator
-      sees, real or generated, in both updates, is shifted by up to this share of its
-      side (0: off; the paper uses 1/8). Since D only ever sees shifted images and G's
-      images pass through the same shift, G is still pushed to the unshifted data,
-      while D cannot memorise a small training set pixel for pixel.
     seed: Seed of all noise.
   """
 
   def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                num_classes: int, gan_loss: str = "nonsaturating", gp_weight: float = 10.0,
-               n_critic: int = 1, translation: float = 0.0, seed: int = 0, **kwargs: Any):
+               n_critic: int = 1, seed: int = 0, **kwargs: Any):
     _check_choice("gan_loss", gan_loss, GAN_LOSSES)
     if n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {n_critic}")
@@ -125,9 +98,6 @@ class ConditionalGAN(GANModel):
     self.generator, self.discriminator = generator, discriminator
     self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
     self.gan_loss, self.gp_weight, self.n_critic = gan_loss, float(gp_weight), int(n_critic)
-    if not 0.0 <= translation < 0.5:
-      raise ValueError(f"translation must be in [0, 0.5), got {translation}")
-    self.translation = float(translation)
     self._d_loss_fn, self._g_loss_fn = losses.get_gan_loss(gan_loss)
     self.build_for_training()
 
@@ -136,8 +106,7 @@ class ConditionalGAN(GANModel):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim, "num_classes": self.num_classes,
-            "gan_loss": self.gan_loss, "gp_weight": self.gp_weight, "n_critic": self.n_critic,
-            "translation": self.translation}
+            "gan_loss": self.gan_loss, "gp_weight": self.gp_weight, "n_critic": self.n_critic}
 
   @classmethod
   def from_config(cls, config: dict[str, Any]) -> "ConditionalGAN":
@@ -167,21 +136,10 @@ class ConditionalGAN(GANModel):
   def _noise(self, n, salt):
     return self.replica_random(n, [self.latent_dim], salt)
 
-  def _augment(self, images, salt):
-    """DiffAugment's translation, drawn statelessly per example (salts >= 1000)."""
-    pad = int(round(self.translation * int(images.shape[1])))
-    if pad == 0:
-      return images
-    u = self.replica_random(tf.shape(images)[0], [2], 1000 + salt, "uniform")
-    shifts = tf.minimum(tf.cast(tf.floor(u * (2 * pad + 1)), tf.int32), 2 * pad) - pad
-    return translate(images, shifts, pad)
-
   def _discriminator_loss(self, batch, repeat):
     real, labels = batch["x"], batch["label"]
     n = tf.shape(real)[0]
     fake = self.generator(self._noise(n, 2 * repeat), labels, training=True)
-    real = self._augment(real, 2 * repeat)
-    fake = self._augment(fake, 2 * repeat + 1)
     real_scores = self.discriminator(real, labels, training=True)
     fake_scores = self.discriminator(fake, labels, training=True)
     loss = self._d_loss_fn(real_scores, fake_scores)
@@ -202,7 +160,6 @@ class ConditionalGAN(GANModel):
     labels = batch["label"]
     n = tf.shape(labels)[0]
     fake = self.generator(self._noise(n, 2 * self.n_critic + repeat), labels, training=True)
-    fake = self._augment(fake, 2 * self.n_critic + repeat)
     return self._g_loss_fn(self.discriminator(fake, labels, training=True)), {}
 
   # -- inference ---------------------------------------------------------------------
@@ -296,13 +253,17 @@ class CGANConfig(TrainConfig):
                                        "wasserstein).")
   beta_1: float | None = option(None, "Adam β1; default 0.5.")
   beta_2: float | None = option(None, "Adam β2; default 0.999 (0.9 with wasserstein).")
+  lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
+                                 "decay linearly to 0 (1: constant rate).")
+  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
+                                      "default train_steps. A resumed run keeps its saved "
+                                      "value, so a longer --train_steps does not restart "
+                                      "the decay.")
   latent_dim: int | None = option(None, "Size of z; default 128.")
   base_channels: int = option(64, "Channels of the first conv layer (images).")
   embedding_dim: int = option(32, "Size of the label embedding (conditioning=concat).")
   feature_units: int = option(256, "Width of the discriminator's dense feature layer.")
   dropout: float = option(0.0, "Dropout on the discriminator's features.")
-  translation: float = option(0.0, "DiffAugment translation (Zhao et al. 2020): shift every "
-                              "image D sees by up to this share of its side; 0: off.")
   minibatch_std: bool = option(False, "Give the discriminator the batch's feature standard "
                                "deviation (Karras et al. 2018); not with wasserstein.")
   image_size: int = option(32, "Side length images from a folder are resized to.")
@@ -327,11 +288,13 @@ class CGANConfig(TrainConfig):
       self.beta_2 = 0.9 if wasserstein else 0.999
     if self.latent_dim is None:
       self.latent_dim = 128
+    if self.lr_decay_steps is None:
+      self.lr_decay_steps = self.train_steps
+    if not 0.0 <= self.lr_decay_start <= 1.0:
+      raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
     if self.minibatch_std and wasserstein:
       raise ValueError("minibatch_std couples the examples of a batch, which the gradient "
                        "penalty of gan_loss=wasserstein assumes independent; use one of them")
-    if not 0.0 <= self.translation < 0.5:
-      raise ValueError(f"translation must be in [0, 0.5), got {self.translation}")
     if not 0.0 <= self.dropout < 1.0:
       raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
     super().resolve()
@@ -339,9 +302,12 @@ class CGANConfig(TrainConfig):
 
 
 def _optimizers(config: CGANConfig) -> dict[str, keras.optimizers.Optimizer]:
-  return {f"{role}_optimizer": keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
-                                                      beta_2=config.beta_2)
-          for role in ("generator", "discriminator")}
+  def adam(updates_per_step):
+    rate = config.learning_rate
+    if config.lr_decay_start < 1.0:  # schedules count optimizer updates, not steps
+      rate = LinearDecay(rate, config.lr_decay_steps * updates_per_step, config.lr_decay_start)
+    return keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)
+  return {"generator_optimizer": adam(1), "discriminator_optimizer": adam(config.n_critic)}
 
 
 def build_cgan(config: CGANConfig, source: Any) -> ConditionalGAN:
@@ -367,8 +333,8 @@ def build_cgan(config: CGANConfig, source: Any) -> ConditionalGAN:
                                            config.minibatch_std, name="discriminator")
   return ConditionalGAN(generator, discriminator, latent_dim=config.latent_dim,
                         num_classes=num_classes, gan_loss=config.gan_loss,
-                        gp_weight=config.gp_weight, n_critic=config.n_critic,
-                        translation=config.translation, seed=config.seed, name="cgan")
+                        gp_weight=config.gp_weight, n_critic=config.n_critic, seed=config.seed,
+                        name="cgan")
 
 
 def labelled_arrays(source: Any) -> tuple[np.ndarray, np.ndarray]:
