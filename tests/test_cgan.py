@@ -15,12 +15,13 @@ from PIL import Image
 from tf_gans import data as data_lib
 from tf_gans.data.pipeline import Group, Source, make_dataset
 from tf_gans.models import registry
-from tf_gans.models.cgan import CGANConfig, ConditionalGAN, _optimizers, build_cgan
+from tf_gans.models.cgan import CGANConfig, ConditionalGAN, build_cgan
 from tf_gans.networks.conditional import ConditionalDiscriminator, ConditionalGenerator
 from tf_gans.training import loop
 from tf_gans.training.strategy import set_precision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_optimizers = registry.get("cgan").optimizers
 TINY = dict(base_channels=8, feature_units=16, embedding_dim=4, latent_dim=8, batch_size=8)
 
 
