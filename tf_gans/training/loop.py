@@ -244,7 +244,7 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
     # Keras counts epochs; start where the counter is and stop at exactly train_steps.
     first_epoch = step // epoch_steps
     history = gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch,
-                      steps_per_epoch=epoch_steps, verbose=2,
+                      steps_per_epoch=epoch_steps, verbose=2, shuffle=False,
                       callbacks=[CheckpointCallback(manager, checkpoint_every),
                                  keras.callbacks.TensorBoard(os.path.join(model_dir, "fit")),
                                  *(callbacks or [])])

@@ -77,7 +77,8 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
     callbacks: Extra Keras callbacks (api="fit" only).
 
   Returns:
-    The driver's result dict (step, metrics, preempted, checkpoint).
+    The driver's result dict (step, metrics, preempted, checkpoint) and "gan", the
+    trained model.
   """
   check_model_dir(config)
   set_precision(config.precision)
@@ -97,6 +98,8 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
                 checkpoint_every=config.checkpoint_every,
                 keep_checkpoints=config.keep_checkpoints)
   if config.api == "fit":
-    return loop.train_fit(gan, source, callbacks=callbacks, **common)
-  return loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
-                         image_every=config.image_every, **common)
+    result = loop.train_fit(gan, source, callbacks=callbacks, **common)
+  else:
+    result = loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
+                             image_every=config.image_every, **common)
+  return {**result, "gan": gan}
