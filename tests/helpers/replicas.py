@@ -28,7 +28,7 @@ def run(strategy, lipschitz, steps):
                                     num_replicas=strategy.num_replicas_in_sync,
                                     chunks=gan.real_batches_per_step, input_context=ctx))
   it = iter(dist)
-  initial = [v.numpy() for v in gan.weights]
+  initial = [v.numpy() for v in gan.trainable_weights]
 
   @tf.function
   def step():
@@ -36,7 +36,8 @@ def run(strategy, lipschitz, steps):
 
   for _ in range(steps):
     step()
-  change = max(float(np.max(np.abs(a - v.numpy()))) for a, v in zip(initial, gan.weights))
+  change = max(float(np.max(np.abs(a - v.numpy())))
+               for a, v in zip(initial, gan.trainable_weights))
   return [v.numpy() for v in gan.weights], gan.metric_values(), change
 
 

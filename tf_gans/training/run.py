@@ -66,6 +66,11 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
   gan, source = build(config)
   if loop.restore_latest(gan, model_dir, checkpoint) is None:
     raise ValueError(f"{model_dir!r} holds no checkpoint yet")
+  # For inference the moving averages (if kept) replace the raw weights they average.
+  for group in gan.update_groups():
+    optimizer = gan.group_optimizers[group.name]
+    if getattr(optimizer, "use_ema", False):
+      optimizer.finalize_variable_values(list(group.variables()))
   return gan, config, source
 
 
