@@ -90,7 +90,8 @@ def _format(values: dict[str, float]) -> str:
 def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
                model_dir: str, train_steps: int, batch_size: int, seed: int,
                steps_per_loop: int = 100, log_every: int = 100, checkpoint_every: int = 1000,
-               image_every: int = 1000, keep_checkpoints: int = 3) -> dict[str, Any]:
+               image_every: int = 1000, keep_checkpoints: int = 3,
+               jit_compile: bool = False) -> dict[str, Any]:
   """Trains `gan` (compiled under `strategy`) up to `train_steps` steps.
 
   Resumes from the latest checkpoint in model_dir: networks, optimizer states and the step
@@ -109,6 +110,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
       between calls.
     log_every, checkpoint_every, image_every: Intervals in steps (image_every 0: never).
     keep_checkpoints: Checkpoints kept.
+    jit_compile: Compile the train step with XLA (one replica only: an XLA cluster
+      cannot hold the replicas' synchronisation).
 
   Returns:
     {"step": final step, "metrics": last logged metrics, "preempted": bool,
@@ -140,10 +143,16 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
                                input_context=ctx))
   iterator = iter(dataset)
 
+  step_fn = gan.train_step
+  if jit_compile:
+    if replicas > 1:
+      raise ValueError(f"jit_compile works with one replica, not {replicas}; drop --jit_compile")
+    step_fn = tf.function(gan.train_step, jit_compile=True)
+
   @tf.function
   def run_steps(iterator, num_steps):
     for _ in tf.range(num_steps):
-      strategy.run(gan.train_step, args=(next(iterator),))
+      strategy.run(step_fn, args=(next(iterator),))
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
       tf.summary.create_noop_writer()

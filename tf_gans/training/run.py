@@ -37,7 +37,11 @@ def check_model_dir(config: config_lib.TrainConfig) -> None:
 
 def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None,
           source: data_lib.Source | None = None) -> tuple[Any, data_lib.Source]:
-  """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored)."""
+  """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored).
+
+  The model is compiled with ``steps_per_execution=config.steps_per_loop`` and the
+  config's ``jit_compile``, which ``Model.fit`` uses.
+  """
   spec = registry.get(config.model)
   strategy = strategy or tf.distribute.get_strategy()
   if source is None:
@@ -45,7 +49,8 @@ def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | Non
                                   getattr(config, "image_size", 0))
   with strategy.scope():
     gan = spec.build(config, source)
-    gan.compile(**spec.optimizers(config))
+    gan.compile(**spec.optimizers(config), steps_per_execution=config.steps_per_loop,
+                jit_compile=config.jit_compile)
   return gan, source
 
 
@@ -106,5 +111,6 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
     result = loop.train_fit(gan, source, callbacks=callbacks, **common)
   else:
     result = loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
-                             image_every=config.image_every, **common)
+                             image_every=config.image_every, jit_compile=config.jit_compile,
+                             **common)
   return {**result, "gan": gan}
