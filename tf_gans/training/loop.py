@@ -87,6 +87,32 @@ def _format(values: dict[str, float]) -> str:
   return " ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
+def make_step_runner(gan: GANModel, strategy: tf.distribute.Strategy,
+                     jit_compile: bool = False) -> Any:
+  """``run_steps(iterator, num_steps)``: a ``tf.function`` running several train steps.
+
+  The steps run in a ``tf.range`` loop inside one graph call, so Python and the host are
+  involved once per call, not once per step.
+
+  Raises:
+    ValueError: for jit_compile with several replicas (an XLA cluster cannot hold the
+      replicas' synchronisation).
+  """
+  step_fn = gan.train_step
+  if jit_compile:
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1:
+      raise ValueError(f"jit_compile works with one replica, not {replicas}; drop --jit_compile")
+    step_fn = tf.function(gan.train_step, jit_compile=True)
+
+  @tf.function
+  def run_steps(iterator, num_steps):
+    for _ in tf.range(num_steps):
+      strategy.run(step_fn, args=(next(iterator),))
+
+  return run_steps
+
+
 def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
                model_dir: str, train_steps: int, batch_size: int, seed: int,
                steps_per_loop: int = 100, log_every: int = 100, checkpoint_every: int = 1000,
@@ -143,16 +169,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
                                input_context=ctx))
   iterator = iter(dataset)
 
-  step_fn = gan.train_step
-  if jit_compile:
-    if replicas > 1:
-      raise ValueError(f"jit_compile works with one replica, not {replicas}; drop --jit_compile")
-    step_fn = tf.function(gan.train_step, jit_compile=True)
-
-  @tf.function
-  def run_steps(iterator, num_steps):
-    for _ in tf.range(num_steps):
-      strategy.run(step_fn, args=(next(iterator),))
+  run_steps = make_step_runner(gan, strategy, jit_compile)
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
       tf.summary.create_noop_writer()
