@@ -193,3 +193,17 @@ def test_fit_and_loop_make_the_same_first_steps(tmp_path):
     if key in b and "optimizer" not in key:
       np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
   assert loop_run["step"] == fit_run["step"] == 4
+
+
+def test_fit_driver_stops_on_nan_and_keeps_the_last_checkpoint(tmp_path):
+  config = tiny_config(tmp_path, api="fit", train_steps=2)
+  training.train(config)
+  keras.backend.clear_session()
+  gan, source = training.build(config)
+  poisoned = data.Source(name="nan", kind="points", generate=lambda seed, n: {
+      "x": tf.fill([n, 2], float("nan"))}, spec=source.spec)
+  with pytest.raises(NonFiniteLossError, match=r"became nan by step 4.*ckpt-2"):
+    training.train_fit(gan, poisoned, strategy=tf.distribute.get_strategy(),
+                       model_dir=config.model_dir, train_steps=6, batch_size=8, seed=0,
+                       log_every=2, checkpoint_every=2)
+  assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("ckpt-2")

@@ -30,6 +30,13 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+def _non_finite(name: str, value: float, step: int, latest: str | None) -> NonFiniteLossError:
+  return NonFiniteLossError(
+      f"{name} became {value} by step {step}; stopped without saving. The last good "
+      f"checkpoint ({latest or 'none'}) is intact; lower the learning rate or use "
+      "--precision=float32 / mixed_bfloat16")
+
+
 class _Preemption:
   """Turns SIGTERM into a flag the loop checks between step calls."""
 
@@ -189,10 +196,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
       bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
       if bad:
         name, value = next(iter(bad.items()))
-        raise NonFiniteLossError(
-            f"{name} became {value} by step {step}; stopped without saving. The last good "
-            f"checkpoint ({manager.latest_checkpoint or 'none'}) is intact; lower the learning "
-            "rate or use --precision=float32 / mixed_bfloat16")
+        raise _non_finite(name, value, step, manager.latest_checkpoint)
       if step % log_every == 0 or step == train_steps or preemption.requested:
         now = time.perf_counter()
         rate = (step - last_step) / max(now - last_time, 1e-9)
@@ -231,19 +235,30 @@ def _duration(seconds: float) -> str:
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-  """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs."""
+  """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs.
+
+  Also the NaN guard of the fit driver: a non-finite logged loss stops training and
+  nothing more is saved, so the last good checkpoint stays the latest.
+  """
 
   def __init__(self, manager: tf.train.CheckpointManager, every: int):
     super().__init__()
     self.manager, self.every = manager, every
+    self.bad: tuple[str, float, int] | None = None
 
   def on_train_batch_end(self, batch, logs=None):
     step = int(self.model.train_counter.numpy())
+    for name, value in (logs or {}).items():
+      if not math.isfinite(float(value)):
+        self.bad = (name, float(value), step)
+        self.model.stop_training = True
+        return
     if step % self.every == 0:
       self.manager.save(checkpoint_number=step)
 
   def on_train_end(self, logs=None):
-    self.manager.save(checkpoint_number=int(self.model.train_counter.numpy()))
+    if self.bad is None:
+      self.manager.save(checkpoint_number=int(self.model.train_counter.numpy()))
 
 
 def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
@@ -266,14 +281,19 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
   epochs = math.ceil(train_steps / epoch_steps)
   remaining = train_steps - step
   history = None
+  saver = CheckpointCallback(manager, checkpoint_every)
   if remaining > 0:
-    # Keras counts epochs; start where the counter is and stop at exactly train_steps.
+    # Keras counts epochs: a run resumes at the epoch holding its step (a run stopped
+    # mid-epoch repeats the rest of that epoch's count).
     first_epoch = step // epoch_steps
     history = gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch,
                       steps_per_epoch=epoch_steps, verbose=2, shuffle=False,
-                      callbacks=[CheckpointCallback(manager, checkpoint_every),
+                      callbacks=[saver,
                                  keras.callbacks.TensorBoard(os.path.join(model_dir, "fit")),
                                  *(callbacks or [])])
+  if saver.bad is not None:
+    name, value, bad_step = saver.bad
+    raise _non_finite(name, value, bad_step, manager.latest_checkpoint)
   metrics = {k: float(v[-1]) for k, v in (history.history.items() if history else [])}
   return {"step": int(gan.train_counter.numpy()), "metrics": metrics, "preempted": False,
           "checkpoint": manager.latest_checkpoint}
