@@ -207,3 +207,27 @@ def test_fit_driver_stops_on_nan_and_keeps_the_last_checkpoint(tmp_path):
                        model_dir=config.model_dir, train_steps=6, batch_size=8, seed=0,
                        log_every=2, checkpoint_every=2)
   assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("ckpt-2")
+
+
+def test_several_steps_per_call_equal_single_steps(tmp_path):
+  training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "one"), steps_per_loop=1,
+                             log_every=4, checkpoint_every=4))
+  keras.backend.clear_session()
+  training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "four"), steps_per_loop=4,
+                             log_every=4, checkpoint_every=4))
+  a, b = checkpoint_weights(str(tmp_path / "one")), checkpoint_weights(str(tmp_path / "four"))
+  for key in a:
+    np.testing.assert_allclose(a[key], b[key], atol=1e-6, err_msg=key)
+
+
+def test_bfloat16_training_follows_the_float32_loss_curve(tmp_path):
+  curves = {}
+  for precision in ("float32", "mixed_bfloat16"):
+    config = tiny_config(tmp_path, model_dir=str(tmp_path / precision), precision=precision,
+                         train_steps=30, log_every=10, checkpoint_every=30, steps_per_loop=10,
+                         hidden_units=32, batch_size=64)
+    curves[precision] = training.train(config)["metrics"]
+    keras.backend.clear_session()
+  for name in ("discriminator_loss", "generator_loss", "critic_grad_norm_mean"):
+    f32, bf16 = curves["float32"][name], curves["mixed_bfloat16"][name]
+    assert abs(f32 - bf16) <= 0.05 + 0.1 * abs(f32), (name, f32, bf16)
