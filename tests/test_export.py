@@ -544,13 +544,28 @@ def test_keras_file_round_trip_continues_training_identically(tmp_path):
     np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
 
 
-def test_generators_alone_export_with_model_export_and_float32_inputs(tmp_path):
-  with dtype_policy("mixed_bfloat16"):
-    gan, config = make_gan("wgan", "mixed_bfloat16")
+@pytest.mark.parametrize("model,precision", [("wgan", "mixed_bfloat16"), ("cgan", "float32"),
+                                             ("cyclegan", "float32")])
+def test_generators_alone_export_with_model_export_and_float32_inputs(tmp_path, model, precision):
+  rng = np.random.default_rng(1)
+  with dtype_policy(precision):
+    gan, config = make_gan(model, precision)
     paths = export.export_keras_generators(gan, config, str(tmp_path))
-    z = np.random.default_rng(1).normal(size=(2, gan.latent_dim)).astype(np.float32)
-    want = gan.generator(z, training=False).numpy()
-  loaded = tf.saved_model.load(paths["generator"])
-  (spec,) = loaded.signatures["serve"].structured_input_signature[1].values()
-  assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, gan.latent_dim]
-  np.testing.assert_allclose(loaded.serve(z).numpy(), want, atol=2e-2)
+    if model == "wgan":
+      inputs = {"generator": [rng.normal(size=(2, gan.latent_dim)).astype(np.float32)]}
+    elif model == "cgan":
+      inputs = {"generator": [rng.normal(size=(2, gan.latent_dim)).astype(np.float32),
+                              np.array([2, 0], np.int32)]}
+    else:
+      x = rng.uniform(-1, 1, size=(2, *gan.image_shape)).astype(np.float32)
+      inputs = {"generator_ab": [x], "generator_ba": [x]}
+    want = {name: getattr(gan, name)(*args, training=False).numpy()
+            for name, args in inputs.items()}
+  assert set(paths) == set(inputs)
+  for name, args in inputs.items():
+    loaded = tf.saved_model.load(paths[name])
+    specs = loaded.signatures["serve"].structured_input_signature[1]
+    # Keras names the inputs args_0, args_1, ... in call order.
+    assert [specs[f"args_{i}"].dtype for i in range(len(args))] == [
+        tf.as_dtype(a.dtype) for a in args]
+    np.testing.assert_allclose(loaded.serve(*args).numpy(), want[name], atol=2e-2)

@@ -127,6 +127,8 @@ class ServingModule(tf.Module):
     def call(*args):
       return fn(**dict(zip(names, args)))
 
+    call.__name__ = f"serve_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"  # names the traced graph
+
     # No autograph: the functions have no Python control flow on tensors to convert.
     function = tf.function(call, input_signature=specs, autograph=False)
     # An attribute, so the function is saved and reachable after tf.saved_model.load.
@@ -621,6 +623,7 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
   if model_name is None:
     model_name = os.path.basename(os.path.normpath(os.path.abspath(model_dir)))
   restored = checkpoint or tf.train.latest_checkpoint(loop.checkpoint_dir(model_dir))
+  restored = os.path.abspath(restored) if restored else restored
   return export_gan(gan, config, export_base, model_name=model_name, version=version,
                     checkpoint=restored, warmup=warmup)
 
