@@ -7,6 +7,7 @@ against a real TF Serving runs when TF_SERVING_URL is set.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -28,6 +29,9 @@ from _fake_serving import FakeGrpcServing, FakeRestServing, Models  # noqa: E402
 from _standins import make_gan  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+needs_serving_api = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_serving") is None,
+    reason="the gRPC client needs tensorflow-serving-api: pip install 'tf_gans[serving]'")
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -229,6 +233,7 @@ def test_rest_errors_are_clear(rest):
 # -- gRPC against the stand-in server ------------------------------------------------------
 
 
+@needs_serving_api
 def test_grpc_sample_translate_and_status(served, grpc_server):
   with serving.GrpcClient(grpc_server.target, "wgan_digits", version=1) as client:
     out = client.sample(4, seed=3)
@@ -247,6 +252,7 @@ def test_grpc_sample_translate_and_status(served, grpc_server):
   assert [s["version"] for s in status["model_version_status"]] == ["1", "2"]
 
 
+@needs_serving_api
 def test_grpc_errors_are_clear(grpc_server):
   with pytest.raises(serving.ModelNotFoundError, match="does not serve model 'nope'"):
     serving.GrpcClient(grpc_server.target, "nope").sample(2)

@@ -567,6 +567,8 @@ def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | Non
   """
   config = config_dict(config)
   model_name = check_model_name(config["model"] if model_name is None else model_name)
+  if os.path.exists(export_base) and not os.path.isdir(export_base):
+    raise ValueError(f"export base {export_base!r} is a file, expected a folder")
   model_base = os.path.join(export_base, model_name)
   if version is None:
     version = next_version(model_base)
@@ -619,9 +621,13 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
   """
   from tf_gans import training
   from tf_gans.training import loop
-  gan, config, _ = training.load(model_dir, checkpoint)
   if model_name is None:
     model_name = os.path.basename(os.path.normpath(os.path.abspath(model_dir)))
+  # Cheap checks first: rebuilding the GAN takes a while.
+  check_model_name(model_name)
+  if version is not None and os.path.exists(os.path.join(export_base, model_name, str(version))):
+    raise ValueError(f"version {version} of {model_name!r} exists already under {export_base!r}")
+  gan, config, _ = training.load(model_dir, checkpoint)
   restored = checkpoint or tf.train.latest_checkpoint(loop.checkpoint_dir(model_dir))
   restored = os.path.abspath(restored) if restored else restored
   return export_gan(gan, config, export_base, model_name=model_name, version=version,
