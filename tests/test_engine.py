@@ -73,6 +73,10 @@ def test_multi_worker_strategy_keeps_two_workers_in_sync(tmp_path):
   assert len(w0.files) == len(w1.files) > 5
   for key in w0.files:
     np.testing.assert_array_equal(w0[key], w1[key])
+  # And the two workers together train what one process trains on the same global batch.
+  single = training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "single")))["gan"]
+  for key, weight in zip(w0.files, single.weights):
+    np.testing.assert_allclose(w0[key], weight.numpy(), atol=1e-5)
   # Only the chief keeps checkpoints; the other worker cleans up its scratch copy.
   assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-4")
   assert not [d for d in os.listdir(tmp_path / "run") if d.startswith(".worker")]
@@ -92,6 +96,9 @@ def test_mixed_precision_gradient_penalty_stays_finite(tmp_path, precision):
   assert gan.generator.hidden_layers[0].compute_dtype == precision.split("_")[1]
   if precision == "mixed_float16":
     assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
+    # Dynamic loss scaling may skip the first few updates, not most of them.
+    applied = int(gan.discriminator_optimizer.inner_optimizer.iterations.numpy())
+    assert applied > 200, applied
   weights = np.concatenate([np.ravel(w.numpy()) for w in gan.critic.weights])
   assert np.all(np.isfinite(weights))
 
@@ -183,15 +190,25 @@ def test_fit_trains_the_same_model_and_callbacks_see_the_metrics(tmp_path):
   assert training.train(config)["step"] == 6
 
 
+def test_fit_stops_at_exactly_train_steps_and_resumes_there(tmp_path):
+  config = tiny_config(tmp_path, api="fit", train_steps=3, log_every=2, steps_per_loop=1,
+                       checkpoint_every=2)
+  assert training.train(config)["step"] == 3
+  assert tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints")).endswith("ckpt-3")
+  keras.backend.clear_session()
+  config.train_steps = 5
+  assert training.train(config)["step"] == 5
+
+
 def test_fit_and_loop_make_the_same_first_steps(tmp_path):
   loop_run = training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "loop")))
   keras.backend.clear_session()
   fit_run = training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "fit"), api="fit"))
   a = checkpoint_weights(str(tmp_path / "loop"))
   b = checkpoint_weights(str(tmp_path / "fit"))
+  assert a.keys() == b.keys() and len(a) > 10
   for key in a:
-    if key in b and "optimizer" not in key:
-      np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
+    np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
   assert loop_run["step"] == fit_run["step"] == 4
 
 

@@ -24,8 +24,8 @@ register_dataset("digits", lambda data_dir="", image_size=0, split="train": digi
 for _name in TFDS_IMAGE_DATASETS:
   register_dataset(_name, lambda data_dir="", image_size=0, split="train", _n=_name:
                    tfds_source(_n, split, data_dir or None))
-register_dataset("folder", lambda data_dir="", image_size=32, split="train":
-                 folder_source(data_dir, image_size))
+register_dataset("folder", lambda data_dir="", image_size=0, split="train":
+                 folder_source(data_dir, image_size or 32))
 
 
 def dataset_names() -> list[str]:

@@ -38,7 +38,7 @@ LIPSCHITZ = ("clip", "gp", "spectral")
 
 # Paper defaults per Lipschitz method: optimizer, learning rate, β1, β2.
 _OPTIMIZER_DEFAULTS = {
-    "clip": ("rmsprop", 5e-5, 0.0, 0.0),
+    "clip": ("rmsprop", 5e-5, 0.5, 0.999),  # betas only matter with --optimizer=adam
     "gp": ("adam", 1e-4, 0.5, 0.9),
     "spectral": ("adam", 2e-4, 0.5, 0.999),
 }
@@ -164,6 +164,10 @@ class WGANConfig(TrainConfig):
                                             "hidden_layers.")
   lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
                                  "decay linearly to 0 (1: constant rate).")
+  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
+                                      "default train_steps. A resumed run keeps its saved "
+                                      "value, so a longer --train_steps does not restart "
+                                      "the decay.")
   generator_ema: float = option(0.0, "Decay of an exponential moving average of the "
                                 "generator's weights, used for sampling, evaluation and "
                                 "export (0: off; e.g. 0.999).")
@@ -188,6 +192,8 @@ class WGANConfig(TrainConfig):
       self.latent_dim = 2 if toy else 128
     if self.n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
+    if self.lr_decay_steps is None:
+      self.lr_decay_steps = self.train_steps
     if self.critic_hidden_units is None:
       self.critic_hidden_units = self.hidden_units
     if self.critic_hidden_layers is None:
@@ -211,7 +217,7 @@ def _optimizers(config: WGANConfig) -> dict[str, keras.optimizers.Optimizer]:
   def rate(updates_per_step):
     if config.lr_decay_start >= 1.0:
       return config.learning_rate
-    return LinearDecay(config.learning_rate, config.train_steps * updates_per_step,
+    return LinearDecay(config.learning_rate, config.lr_decay_steps * updates_per_step,
                        config.lr_decay_start)
   return {
       "generator_optimizer": make_optimizer(config.optimizer, rate(1), config.beta_1,

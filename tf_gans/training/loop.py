@@ -94,6 +94,34 @@ def _format(values: dict[str, float]) -> str:
   return " ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
+def _weights_finite(gan: GANModel) -> bool:
+  return all(bool(tf.reduce_all(tf.math.is_finite(w))) for w in gan.trainable_weights)
+
+
+def _checkpoint_manager(gan: GANModel, strategy: tf.distribute.Strategy, model_dir: str,
+                        keep: int) -> tuple[tf.train.CheckpointManager, str, bool]:
+  """The run's checkpoint manager, after restoring the latest checkpoint.
+
+  Every worker must save (saving runs collective ops), but only the chief's copy is kept:
+  the others write into a scratch folder that is removed at the end.
+
+  Returns:
+    (manager, its directory, whether this worker is the chief).
+  """
+  chief = is_chief(strategy)
+  directory = checkpoint_dir(model_dir)
+  if not chief:
+    directory = os.path.join(model_dir, f".worker_{task_id(strategy)}_checkpoints")
+  manager = tf.train.CheckpointManager(make_checkpoint(gan), directory, keep)
+  latest = manager.latest_checkpoint
+  if latest is None and not chief:
+    latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+  if latest:
+    make_checkpoint(gan).restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s at step %d", latest, int(gan.train_counter.numpy()))
+  return manager, directory, chief
+
+
 def make_step_runner(gan: GANModel, strategy: tf.distribute.Strategy,
                      jit_compile: bool = False) -> Any:
   """``run_steps(iterator, num_steps)``: a ``tf.function`` running several train steps.
@@ -153,18 +181,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
   Raises:
     NonFiniteLossError: if a loss became NaN/Inf; the checkpoints written before stay.
   """
-  chief = is_chief(strategy)
-  directory = checkpoint_dir(model_dir)
-  if not chief:  # Every worker must save (collective ops), only the chief's copy is kept.
-    directory = os.path.join(model_dir, f".worker_{task_id(strategy)}_checkpoints")
-  manager = tf.train.CheckpointManager(make_checkpoint(gan), directory, keep_checkpoints)
-  if manager.latest_checkpoint is None and not chief:
-    latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
-  else:
-    latest = manager.latest_checkpoint
-  if latest:
-    make_checkpoint(gan).restore(latest).assert_existing_objects_matched()
-    logging.info("resumed from %s at step %d", latest, int(gan.train_counter.numpy()))
+  manager, directory, chief = _checkpoint_manager(gan, strategy, model_dir, keep_checkpoints)
   step = int(gan.train_counter.numpy())
 
   replicas = strategy.num_replicas_in_sync
@@ -213,6 +230,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
         picture = visualize.preview(gan, source, seed=seed, title=f"step {step}")
         tf.summary.image("samples", picture[None], step=step)
       if step % checkpoint_every == 0 or step == train_steps or preemption.requested:
+        if not _weights_finite(gan):  # the call's last update may have broken them
+          raise _non_finite("a weight", float("nan"), step, manager.latest_checkpoint)
         manager.save(checkpoint_number=step)
       if preemption.requested:
         logging.warning("SIGTERM received: checkpoint written at step %d; rerun the same "
@@ -237,28 +256,42 @@ def _duration(seconds: float) -> str:
 class CheckpointCallback(keras.callbacks.Callback):
   """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs.
 
-  Also the NaN guard of the fit driver: a non-finite logged loss stops training and
-  nothing more is saved, so the last good checkpoint stays the latest.
+  Also the NaN guard of the fit driver: a non-finite logged loss or weight stops
+  training and nothing more is saved, so the last good checkpoint stays the latest.
   """
 
   def __init__(self, manager: tf.train.CheckpointManager, every: int):
     super().__init__()
     self.manager, self.every = manager, every
     self.bad: tuple[str, float, int] | None = None
+    self.last_saved = 0
 
-  def on_train_batch_end(self, batch, logs=None):
+  def _check(self, logs) -> bool:
     step = int(self.model.train_counter.numpy())
     for name, value in (logs or {}).items():
       if not math.isfinite(float(value)):
         self.bad = (name, float(value), step)
-        self.model.stop_training = True
-        return
-    if step % self.every == 0:
+    if self.bad is None and not _weights_finite(self.model):
+      self.bad = ("a weight", float("nan"), step)
+    if self.bad is not None:
+      self.model.stop_training = True
+    return self.bad is None
+
+  def on_train_batch_end(self, batch, logs=None):
+    if not self._check(logs):
+      return
+    step = int(self.model.train_counter.numpy())
+    # With steps_per_execution > 1 Keras reports every few steps: save when a boundary
+    # has been crossed since the last save, not only on an exact multiple.
+    if step // self.every > self.last_saved // self.every:
       self.manager.save(checkpoint_number=step)
+      self.last_saved = step
 
   def on_train_end(self, logs=None):
-    if self.bad is None:
-      self.manager.save(checkpoint_number=int(self.model.train_counter.numpy()))
+    step = int(self.model.train_counter.numpy())
+    if self.bad is None and step != self.last_saved and self._check(logs):
+      self.manager.save(checkpoint_number=step)
+      self.last_saved = step
 
 
 def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
@@ -267,33 +300,30 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
               callbacks: list[keras.callbacks.Callback] | None = None) -> dict[str, Any]:
   """Trains with ``Model.fit`` on the same deterministic data and checkpoints.
 
-  One Keras "epoch" is `log_every` steps. Resumes like :func:`train_loop`.
+  Each ``fit`` call trains up to `log_every` steps (a Keras "epoch") on a dataset that
+  starts at the current step, so the run stops at exactly `train_steps` and resumes
+  like :func:`train_loop`.
   """
-  manager = tf.train.CheckpointManager(make_checkpoint(gan), checkpoint_dir(model_dir),
-                                       keep_checkpoints)
-  if manager.latest_checkpoint:
-    make_checkpoint(gan).restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  manager, directory, chief = _checkpoint_manager(gan, strategy, model_dir, keep_checkpoints)
   step = int(gan.train_counter.numpy())
   replicas = strategy.num_replicas_in_sync
-  dataset = make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
-                         chunks=gan.real_batches_per_step, start_step=step, for_fit=True)
-  epoch_steps = min(log_every, train_steps)
-  epochs = math.ceil(train_steps / epoch_steps)
-  remaining = train_steps - step
-  history = None
   saver = CheckpointCallback(manager, checkpoint_every)
-  if remaining > 0:
-    # Keras counts epochs: a run resumes at the epoch holding its step (a run stopped
-    # mid-epoch repeats the rest of that epoch's count).
-    first_epoch = step // epoch_steps
-    history = gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch,
-                      steps_per_epoch=epoch_steps, verbose=2, shuffle=False,
-                      callbacks=[saver,
-                                 keras.callbacks.TensorBoard(os.path.join(model_dir, "fit")),
-                                 *(callbacks or [])])
+  saver.last_saved = step
+  board = [keras.callbacks.TensorBoard(os.path.join(model_dir, "fit"))] if chief else []
+  metrics: dict[str, float] = {}
+  while step < train_steps and saver.bad is None:
+    steps = min(log_every, train_steps - step)
+    dataset = make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
+                           chunks=gan.real_batches_per_step, start_step=step, for_fit=True)
+    epoch = step // log_every
+    history = gan.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
+                      verbose=2, shuffle=False, callbacks=[saver, *board, *(callbacks or [])])
+    metrics = {k: float(v[-1]) for k, v in history.history.items()}
+    step = int(gan.train_counter.numpy())
   if saver.bad is not None:
     name, value, bad_step = saver.bad
     raise _non_finite(name, value, bad_step, manager.latest_checkpoint)
-  metrics = {k: float(v[-1]) for k, v in (history.history.items() if history else [])}
-  return {"step": int(gan.train_counter.numpy()), "metrics": metrics, "preempted": False,
+  if not chief:
+    shutil.rmtree(directory, ignore_errors=True)
+  return {"step": step, "metrics": metrics, "preempted": False,
           "checkpoint": manager.latest_checkpoint}

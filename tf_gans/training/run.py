@@ -74,6 +74,7 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
   # For inference the moving averages (if kept) replace the raw weights they average.
   for group in gan.update_groups():
     optimizer = gan.group_optimizers[group.name]
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under loss scaling
     if getattr(optimizer, "use_ema", False):
       optimizer.finalize_variable_values(list(group.variables()))
   return gan, config, source
