@@ -4,8 +4,10 @@
   python tools/evaluate.py --model_dir=runs/wgan_toy
 
 WGAN on 2-D mixtures: modes captured and share of high-quality samples as VEEGAN and
-PacGAN define them, and the earth-mover distance to real samples. Other models report
-their own metrics. --output writes them as JSON too.
+PacGAN define them, and the earth-mover distance to real samples. The conditional GAN:
+label accuracy, precision/recall and KID in a classifier's feature space. Other models
+report their own metrics. A metric measured on real data too (its ceiling) is printed
+beside it. --output writes them as JSON too.
 """
 
 from __future__ import annotations
@@ -37,10 +39,17 @@ def main(argv):
     raise UserError(f"model {config.model!r} has no evaluation")
   metrics = spec.evaluate(gan, config, source, num_samples=FLAGS.num_samples, seed=FLAGS.seed,
                           model_dir=FLAGS.model_dir)
-  width = max(len(k) for k in metrics)
-  for name, value in metrics.items():
-    shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-    print(f"{name:<{width}}  {shown}")
+  # A metric's real-data ceiling (key + "_real_vs_real") is printed beside it.
+  suffix = "_real_vs_real"
+  def shown(value):
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+  names = [k for k in metrics if not (k.endswith(suffix) and k[:-len(suffix)] in metrics)]
+  width = max(len(k) for k in names)
+  for name in names:
+    line = f"{name:<{width}}  {shown(metrics[name]):>8}"
+    if name + suffix in metrics:
+      line += f"   real vs real {shown(metrics[name + suffix]):>8}"
+    print(line)
   if FLAGS.output:
     with open(FLAGS.output, "w", encoding="utf-8") as f:
       json.dump(metrics, f, indent=2)

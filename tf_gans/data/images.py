@@ -137,11 +137,19 @@ def folder_source(folder: str, image_size: int, channels: int = 3) -> Source:
   """
   if not os.path.isdir(folder):
     raise ValueError(f"image folder {folder!r} does not exist")
-  subdirs = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+  # Hidden folders (.git, .ipynb_checkpoints) are not classes.
+  subdirs = sorted(d for d in os.listdir(folder)
+                   if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
   if subdirs:
     paths, labels = [], []
     for label, sub in enumerate(subdirs):
-      files = list_images(os.path.join(folder, sub))
+      try:
+        files = list_images(os.path.join(folder, sub))
+      except ValueError:
+        raise ValueError(
+            f"class folder {os.path.join(folder, sub)!r} holds no images (expected files "
+            f"ending in {', '.join(IMAGE_EXTENSIONS)}); every sub-folder of {folder!r} is "
+            "a class: add its images or remove it") from None
       paths += files
       labels += [label] * len(files)
     class_names = subdirs

@@ -2,6 +2,8 @@
 
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.models.cgan import CGANConfig, ConditionalGAN, build_cgan
 from tf_gans.models.wgan import WassersteinGAN, WGANConfig, build_wgan
 
-__all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan"]
+__all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan",
+           "ConditionalGAN", "CGANConfig", "build_cgan"]

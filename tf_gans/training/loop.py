@@ -62,6 +62,10 @@ def make_checkpoint(gan: GANModel) -> tf.train.Checkpoint:
   objects: dict[str, Any] = {"model": gan}
   for name, optimizer in gan.group_optimizers.items():
     objects[f"{name}_optimizer"] = optimizer
+  # Keras 3 layers kept in Python lists are not tf.train.Checkpoint dependencies: a
+  # variable only they reach and no optimizer holds (the moving statistics of a batch
+  # norm in a list of blocks) would be silently left out. List every variable.
+  objects["variables"] = list(gan.weights)
   return tf.train.Checkpoint(**objects)
 
 

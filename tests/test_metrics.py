@@ -1,0 +1,182 @@
+"""Tests of the sample-quality metrics: k-NN precision/recall, KID, the classifier and
+the conditional report, on hand-computed and known cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tf_gans.data.images import digits_arrays
+from tf_gans.metrics import (conditional_report, improved_precision_recall, kid, knn_radii,
+                             label_accuracy, load_or_train_classifier, mmd2_unbiased,
+                             per_class_precision_recall, polynomial_kernel)
+
+# ---------------------------------------------------------------------------------------
+# k-NN precision and recall on hand-computed cases.
+# ---------------------------------------------------------------------------------------
+
+
+def test_knn_radii_hand_computed():
+  points = np.array([[0.0], [1.0], [3.0], [7.0]])
+  # Distances to the others: 0 -> 1, 3, 7; 1 -> 1, 2, 6; 3 -> 3, 2, 4; 7 -> 7, 6, 4.
+  np.testing.assert_allclose(knn_radii(points, 1), [1, 1, 2, 4])
+  np.testing.assert_allclose(knn_radii(points, 2), [3, 2, 3, 6])
+  with pytest.raises(ValueError, match="more than 4 points"):
+    knn_radii(points, 4)
+  with pytest.raises(ValueError, match="at least 1"):
+    knn_radii(points, 0)
+
+
+def test_precision_recall_hand_computed():
+  real = np.array([[0.0], [1.0], [2.0], [3.0]])  # k=1 radii all 1
+  generated = np.array([[0.5], [10.0], [10.5]])  # k=1 radii 9.5, 0.5, 0.5
+  result = improved_precision_recall(real, generated, k=1)
+  # Only 0.5 lies in a real ball; the ball of radius 9.5 around 0.5 holds all of real.
+  assert result["precision"] == pytest.approx(1 / 3)
+  assert result["recall"] == pytest.approx(1.0)
+
+
+def test_precision_recall_identical_sets_are_perfect():
+  x = np.random.default_rng(0).normal(size=(200, 5))
+  assert improved_precision_recall(x, x, k=3) == {"precision": 1.0, "recall": 1.0}
+
+
+def test_collapsed_generator_has_high_precision_and_no_recall():
+  rng = np.random.default_rng(0)
+  centres = rng.normal(scale=10.0, size=(10, 8))
+  labels = np.repeat(np.arange(10), 50)
+  real = centres[labels] + rng.normal(size=(500, 8))
+  # One sample per class, repeated: a real point of each class.
+  generated = real[[np.flatnonzero(labels == c)[0] for c in labels]]
+  result = improved_precision_recall(real, generated, k=3)
+  assert result["precision"] == 1.0
+  # Duplicates have k-NN radius 0: only the 10 prototypes themselves are covered.
+  assert result["recall"] == pytest.approx(10 / 500)
+  per_class = per_class_precision_recall(real, labels, generated, labels, k=3)
+  assert sorted(per_class) == list(range(10))
+  assert all(v["precision"] == 1.0 and v["recall"] == pytest.approx(1 / 50)
+             for v in per_class.values())
+
+
+def test_precision_recall_rejects_mismatched_features():
+  with pytest.raises(ValueError, match="dimensions"):
+    improved_precision_recall(np.zeros((10, 3)), np.zeros((10, 4)))
+  with pytest.raises(ValueError, match=r"\[N, D\]"):
+    improved_precision_recall(np.zeros((10, 3, 1)), np.zeros((10, 3)))
+
+
+# ---------------------------------------------------------------------------------------
+# KID.
+# ---------------------------------------------------------------------------------------
+
+
+def test_mmd2_unbiased_hand_computed():
+  x, y = np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]])
+  # d = 1: k(a, b) = (ab + 1)^3. k_xx off-diagonal: k(0, 1) = 1; k_yy: k(1, 2) = 27;
+  # k_xy: k(0,1) = 1, k(0,2) = 1, k(1,1) = 8, k(1,2) = 27 -> mean 9.25.
+  assert polynomial_kernel(x, y).tolist() == [[1.0, 1.0], [8.0, 27.0]]
+  assert mmd2_unbiased(x, y) == pytest.approx(1 + 27 - 2 * 9.25)
+  assert kid(x, y) == pytest.approx(9.5)
+
+
+def test_kid_is_zero_for_the_same_distribution_and_grows_with_noise():
+  rng = np.random.default_rng(0)
+  a, b = rng.normal(size=(500, 16)), rng.normal(size=(500, 16))
+  scale = kid(a, a + 3.0)
+  assert abs(kid(a, a)) < 0.01 * scale
+  assert abs(kid(a, b)) < 0.01 * scale
+  # Noise added to an independent sample of the same distribution (noise added to `a`
+  # itself would pair every sample with its own noisy copy, which the unbiased
+  # estimator, built for independent sets, reads as closeness).
+  values = [kid(a, b + rng.normal(scale=s, size=b.shape)) for s in (1.0, 2.0, 4.0, 8.0)]
+  assert values == sorted(values)
+  assert values[0] > 5 * abs(kid(a, b))
+
+
+def test_kid_subsets_agree_with_the_full_estimate():
+  rng = np.random.default_rng(1)
+  a, b = rng.normal(size=(1500, 8)), rng.normal(loc=0.3, size=(1200, 8))
+  value, std = kid(a, b, subset_size=500, num_subsets=50, return_std=True)
+  assert std > 0
+  assert value == pytest.approx(mmd2_unbiased(a, b), rel=0.15)
+
+
+def test_kid_rejects_bad_inputs():
+  with pytest.raises(ValueError, match="feature matrices"):
+    kid(np.zeros((5, 2)), np.zeros((5, 3)))
+  with pytest.raises(ValueError, match="at least 2 samples"):
+    kid(np.zeros((1, 2)), np.zeros((5, 2)))
+
+
+# ---------------------------------------------------------------------------------------
+# The classifier and the conditional report on the embedded digits.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return digits_arrays("train"), digits_arrays("test")
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("classifier"))
+
+
+@pytest.fixture(scope="module")
+def classifier(digits, classifier_dir):
+  (x, y), _ = digits
+  return load_or_train_classifier(x, y, 10, cache_dir=classifier_dir)
+
+
+def test_classifier_is_accurate_and_cached(digits, classifier, classifier_dir):
+  (x, y), (tx, ty) = digits
+  assert label_accuracy(classifier, tx, ty) > 0.95
+  cached = load_or_train_classifier(x, y, 10, cache_dir=classifier_dir, epochs=1)
+  np.testing.assert_allclose(cached.features(tx[:50]), classifier.features(tx[:50]), atol=1e-5)
+
+
+def _sampler(images, labels, seed=0):
+  """A 'generator' that draws real images of each asked-for label without replacement."""
+  rng = np.random.default_rng(seed)
+  pools = {c: list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels)}
+  return lambda wanted: np.stack([images[pools[int(c)].pop()] for c in wanted])
+
+
+def test_report_real_heldout_data_scores_near_the_ceiling(digits, classifier):
+  (x, y), (tx, ty) = digits
+  # Half of the held-out set is evaluated; the other half plays the generator.
+  half = np.zeros(len(ty), bool)
+  for c in range(10):  # every other example of each class: the sampler never runs short
+    half[np.flatnonzero(ty == c)[1::2]] = True
+  report = conditional_report(_sampler(tx[~half], ty[~half]), classifier, x, y, tx[half],
+                              ty[half], num_samples=150, per_class=False)
+  assert report["num_samples"] == 150
+  assert report["label_accuracy"] > 0.93
+  for name in ("label_accuracy", "precision", "recall"):
+    assert report[name] == pytest.approx(report[name + "_real_vs_real"], abs=0.1), name
+  assert report["precision"] > 0.75 and report["recall"] > 0.75
+
+
+def test_report_uniform_noise_scores_near_chance(digits, classifier):
+  (x, y), (tx, ty) = digits
+  rng = np.random.default_rng(0)
+  report = conditional_report(
+      lambda labels: rng.uniform(-1, 1, (len(labels), 8, 8, 1)).astype(np.float32),
+      classifier, x, y, tx, ty)
+  assert report["label_accuracy"] < 0.25  # chance is 0.1
+  assert report["recall"] < 0.1
+  assert report["kid"] > 10 * abs(report["kid_real_vs_real"]) + 1.0
+
+
+def test_report_one_image_per_class_has_precision_but_no_recall(digits, classifier):
+  (x, y), (tx, ty) = digits
+  prototypes = {c: x[np.flatnonzero(y == c)[0]] for c in range(10)}
+  report = conditional_report(lambda labels: np.stack([prototypes[int(c)] for c in labels]),
+                              classifier, x, y, tx, ty)
+  assert report["label_accuracy"] > 0.9
+  assert report["precision"] > 0.9
+  assert report["recall"] < 0.05
+  assert report["recall_real_vs_real"] > 0.8
+  assert {f"recall_class_{c}" for c in range(10)} <= set(report)
+  assert all(report[f"recall_class_{c}"] < 0.1 for c in range(10))

@@ -1,0 +1,105 @@
+"""The class-conditional report: label accuracy, precision/recall and KID, with ceilings.
+
+Every number is measured twice in the same classifier feature space: for generated
+samples, and for held-out real samples in their place. The real-data value is the
+ceiling a perfect generator would reach with this many samples, which is what makes a
+number readable (recall 0.8 is poor if held-out data scores 0.92, and fine if it scores
+0.81).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from tf_gans.metrics.classifier import Classifier
+from tf_gans.metrics.kid import kid
+from tf_gans.metrics.precision_recall import (improved_precision_recall,
+                                              per_class_precision_recall)
+
+CEILING_SUFFIX = "_real_vs_real"
+
+
+def _stratified_reference(train_labels: np.ndarray, wanted: np.ndarray,
+                          rng: np.random.Generator) -> np.ndarray:
+  """Indices of training examples with the same number per class as `wanted` holds."""
+  picked = []
+  for c, count in zip(*np.unique(wanted, return_counts=True)):
+    pool = np.flatnonzero(train_labels == c)
+    if len(pool) == 0:
+      raise ValueError(f"class {c} has held-out examples but none in the training split")
+    picked.append(rng.choice(pool, min(count, len(pool)), replace=False))
+  return np.sort(np.concatenate(picked))
+
+
+def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier: Classifier,
+                       train_images: np.ndarray, train_labels: np.ndarray,
+                       heldout_images: np.ndarray, heldout_labels: np.ndarray, *,
+                       num_samples: int | None = None, k: int = 3, seed: int = 0,
+                       per_class: bool = True) -> dict[str, float]:
+  """Measures a conditional generator against real data, beside the real-data ceiling.
+
+  The evaluated set E is `num_samples` held-out examples (all of them by default); the
+  generator is asked for exactly E's labels, so generated and held-out sets have the
+  same class counts. The real reference R is drawn from the training split with the
+  same class counts. Then, in the classifier's feature space:
+
+  * ``label_accuracy``: classifier accuracy on generated samples against the labels they
+    were generated for; ceiling: its accuracy on E;
+  * ``precision``, ``recall``: Kynkäänniemi et al. (2019) with k-NN radii, generated vs
+    R; ceiling: E vs R; also per class (``precision_class_3``, ...);
+  * ``kid``: kernel distance between generated samples and E; ceiling: E vs R.
+
+  Each ceiling has the key of its metric plus ``_real_vs_real``.
+
+  Args:
+    generate: ``generate(labels [n] int32) -> images [n, H, W, C]`` in [-1, 1].
+    classifier: Trained on the training split (see ``load_or_train_classifier``).
+    train_images, train_labels: The training split.
+    heldout_images, heldout_labels: Real data the classifier and generator never saw.
+    num_samples: Size of E (capped at the held-out set's size).
+    k: Neighbour of the precision/recall radii (3 in the paper).
+    seed: Seed of the subsets (the generator's noise is `generate`'s business).
+    per_class: Also report precision and recall per class.
+
+  Returns:
+    Metric name -> value (floats), plus "num_samples".
+
+  Raises:
+    ValueError: if the generator returns the wrong number of images.
+  """
+  rng = np.random.default_rng(seed)
+  heldout_labels, train_labels = np.asarray(heldout_labels), np.asarray(train_labels)
+  n = len(heldout_labels) if num_samples is None else min(num_samples, len(heldout_labels))
+  evaluated = np.sort(rng.choice(len(heldout_labels), n, replace=False))
+  labels = heldout_labels[evaluated].astype(np.int32)
+  reference = _stratified_reference(train_labels, labels, rng)
+
+  generated = np.asarray(generate(labels))
+  if len(generated) != n:
+    raise ValueError(f"the generator returned {len(generated)} images for {n} labels")
+  gen_f, gen_pred = classifier.features_and_predictions(generated)
+  real_f, real_pred = classifier.features_and_predictions(np.asarray(heldout_images)[evaluated])
+  ref_f = classifier.features(np.asarray(train_images)[reference])
+  ref_labels = train_labels[reference]
+
+  out: dict[str, float] = {"num_samples": n}
+
+  def pair(name, generated_value, real_value):
+    out[name] = float(generated_value)
+    out[name + CEILING_SUFFIX] = float(real_value)
+
+  pair("label_accuracy", np.mean(gen_pred == labels), np.mean(real_pred == labels))
+  gen_pr = improved_precision_recall(ref_f, gen_f, k)
+  real_pr = improved_precision_recall(ref_f, real_f, k)
+  pair("precision", gen_pr["precision"], real_pr["precision"])
+  pair("recall", gen_pr["recall"], real_pr["recall"])
+  pair("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed))
+  if per_class:
+    gen_c = per_class_precision_recall(ref_f, ref_labels, gen_f, labels, k)
+    real_c = per_class_precision_recall(ref_f, ref_labels, real_f, labels, k)
+    for c in sorted(gen_c):
+      for name in ("precision", "recall"):
+        pair(f"{name}_class_{c}", gen_c[c][name], real_c[c][name])
+  return out
