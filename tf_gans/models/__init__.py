@@ -3,5 +3,10 @@
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.models.wgan import WassersteinGAN, WGANConfig, build_wgan
+from tf_gans.models.translation import TwoDomainGAN, TranslationConfig
+from tf_gans.models.cyclegan import CycleGAN, CycleGANConfig, build_cyclegan
+from tf_gans.models.discogan import DiscoGAN, DiscoGANConfig, build_discogan
 
-__all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan"]
+__all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan",
+           "TwoDomainGAN", "TranslationConfig", "CycleGAN", "CycleGANConfig", "build_cyclegan",
+           "DiscoGAN", "DiscoGANConfig", "build_discogan"]
