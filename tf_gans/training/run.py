@@ -45,8 +45,10 @@ def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | Non
   spec = registry.get(config.model)
   strategy = strategy or tf.distribute.get_strategy()
   if source is None:
+    # A config may name further data settings (crop/resize sizes, flips) in data_options().
+    options = config.data_options() if hasattr(config, "data_options") else {}
     source = data_lib.make_source(config.dataset, config.data_dir,
-                                  getattr(config, "image_size", 0))
+                                  getattr(config, "image_size", 0), **options)
   with strategy.scope():
     gan = spec.build(config, source)
     gan.compile(**spec.optimizers(config), steps_per_execution=config.steps_per_loop,
