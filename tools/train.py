@@ -31,7 +31,7 @@ flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical dev
 flags.DEFINE_string("sample_path", "", "Write a picture of samples here after training "
                     "(default MODEL_DIR/samples.png).")
 flags.FLAGS["model"].help = ("Which GAN: " + "; ".join(
-    f"{s.name}: {s.description}" for s in registry.all_specs()))
+    f"{s.name}: {s.description.rstrip('.')}" for s in registry.all_specs()))
 
 
 def main(argv):
