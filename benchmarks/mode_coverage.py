@@ -73,6 +73,10 @@ def main(argv):
       row = {"dataset": dataset, "seed": int(seed), "seconds": round(seconds, 1), **metrics}
       logging.info("%s", json.dumps(row))
       rows.append(row)
+      if FLAGS.output:  # after every run, so a long benchmark leaves partial results
+        os.makedirs(os.path.dirname(FLAGS.output) or ".", exist_ok=True)
+        with open(FLAGS.output + ".partial", "w", encoding="utf-8") as f:
+          json.dump(rows, f, indent=2)
       keras.backend.clear_session()
   summary = {}
   for dataset in FLAGS.datasets:
