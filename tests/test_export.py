@@ -28,6 +28,7 @@ from tf_gans import export
 from tf_gans.models.wgan import WGANConfig
 
 sys.path.insert(0, os.path.dirname(__file__))
+import _standins  # noqa: E402
 from _standins import make_gan  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -296,7 +297,8 @@ def test_signatures_take_float32_int_or_string_whatever_the_precision(exports, k
   elif model == "wgan_points":
     assert signatures["serving_default"]["outputs"] == {"samples": ["float32", [None, 2]]}
   elif model == "cgan":
-    assert signatures["serving_default"]["inputs"] == {"z": ["float32", [None, 4]],
+    latent = _standins.REAL_MODEL_CONFIGS.get("cgan", {}).get("latent_dim", 4)
+    assert signatures["serving_default"]["inputs"] == {"z": ["float32", [None, latent]],
                                                        "label": ["int32", [None]]}
     assert signatures["sample"]["inputs"] == {"label": ["int32", [None]], "seed": ["int64", []]}
   else:
