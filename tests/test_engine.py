@@ -65,7 +65,7 @@ def test_multi_worker_strategy_keeps_two_workers_in_sync(tmp_path):
   procs = [subprocess.Popen([sys.executable, script, str(i), ports, str(tmp_path / "run"),
                              str(tmp_path / f"w{i}.npz")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True) for i in range(2)]
-  outs = [p.communicate(timeout=300) for p in procs]
+  outs = [p.communicate(timeout=900) for p in procs]
   for p, (out, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
     assert json.loads(out.strip().splitlines()[-1])["step"] == 4
