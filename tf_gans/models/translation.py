@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from typing import Any
 
 import keras
@@ -44,15 +45,28 @@ FILE_DATASETS_HINT = ("unpaired_folder (--data_dir with trainA/ trainB/), cycle_
 _SALT_POOL_A_SWAP, _SALT_POOL_A_SLOT, _SALT_POOL_B_SWAP, _SALT_POOL_B_SLOT = range(4)
 
 
-class _StepScratch:
+class _StepScratch(threading.local):
   """Hands the generated images of the generator update to the discriminator update.
 
-  A plain object, not a Keras-tracked attribute: it holds graph tensors of the step
-  being traced, which must not end up in checkpoints or configs.
+  Thread-local because MirroredStrategy runs each replica's step in its own thread:
+  a shared attribute would let one replica's discriminator train on another replica's
+  images. A plain object, not a Keras-tracked attribute: it holds graph tensors of the
+  step being traced, which must not end up in checkpoints or configs.
   """
 
-  def __init__(self):
-    self.fakes: tuple[tf.Tensor, tf.Tensor] | None = None
+  fakes: tuple[tf.Tensor, tf.Tensor] | None = None
+
+  def take(self) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """The stored images if they belong to the graph being built now (and forgets them)."""
+    fakes, self.fakes = self.fakes, None
+    if fakes is None:
+      return None
+    graph = getattr(fakes[0], "graph", None)  # eager tensors have none
+    if (graph is None) != tf.executing_eagerly():
+      return None
+    if graph is not None and graph is not tf.compat.v1.get_default_graph():
+      return None
+    return fakes
 
 
 def check_direction(direction: str) -> None:
@@ -165,9 +179,9 @@ class TwoDomainGAN(GANModel):
   def _discriminator_loss(self, batch, repeat):
     del repeat
     real_a, real_b = batch["a"], batch["b"]
-    if self._scratch.fakes is not None:
-      fake_a, fake_b = self._scratch.fakes
-      self._scratch.fakes = None
+    fakes = self._scratch.take()
+    if fakes is not None:
+      fake_a, fake_b = fakes
     else:  # the discriminator group used on its own
       fake_a = tf.stop_gradient(self.generator_ba(real_b, training=True))
       fake_b = tf.stop_gradient(self.generator_ab(real_a, training=True))
