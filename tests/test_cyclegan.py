@@ -308,7 +308,8 @@ tiny = dict(image_size=16, generator_filters=4, discriminator_filters=4, num_res
             checkpoint_every=3, image_every=0, steps_per_loop=1)
 out = {}
 probe = None
-for name, strategy, api in (("one", "default", "loop"), ("two", "mirrored", "loop")):
+for name, strategy, api in (("one", "default", "loop"), ("two", "mirrored", "loop"),
+                            ("two_fit", "mirrored", "fit")):
   model_dir = f"{sys.argv[2]}/{name}"
   config = CycleGANConfig(model_dir=model_dir, strategy=strategy, api=api, **tiny).resolve()
   result = training.train(config)
@@ -332,13 +333,13 @@ def test_two_replicas_train_what_one_replica_trains(tmp_path):
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
   assert proc.returncode == 0 and lines, proc.stderr[-3000:]
   out = json.loads(lines[0][len("RESULT "):])
-  assert [out[k]["replicas"] for k in ("one", "two")] == [1, 2]
-  assert out["two"]["step"] == 3
-  assert out["two"]["pool_count"] == out["one"]["pool_count"] == 3
-  # One global pool: the same images were stored whatever the replica count (each
-  # replica's discriminator saw its own share of that step's generated images).
-  np.testing.assert_allclose(out["two"]["pool"], out["one"]["pool"], atol=1e-4)
-  np.testing.assert_allclose(out["two"]["translated"], out["one"]["translated"], atol=2e-3)
+  assert [out[k]["replicas"] for k in ("one", "two", "two_fit")] == [1, 2, 2]
+  for name in ("two", "two_fit"):
+    assert out[name]["step"] == 3
+    assert out[name]["pool_count"] == out["one"]["pool_count"] == 3
+    # One global pool: the same images were stored whatever the replica count.
+    np.testing.assert_allclose(out[name]["pool"], out["one"]["pool"], atol=1e-4)
+    np.testing.assert_allclose(out[name]["translated"], out["one"]["translated"], atol=2e-3)
 
 
 def _tool(name, *args, timeout=600):
