@@ -6,6 +6,8 @@ Public API:
   tf_gans.models     GANModel (one train_step), WassersteinGAN, ... and the registry
   tf_gans.data       deterministic, resumable input pipelines and datasets
   tf_gans.training   the custom tf.function loop, Model.fit driver, strategies, precision
+  tf_gans.export     SavedModels for TF Serving (import it explicitly)
+  tf_gans.serving    a REST / gRPC client of TF Serving (standard library + numpy for REST)
 """
 
 __version__ = "0.1.0"

@@ -24,7 +24,8 @@ APIS = ("loop", "fit")
 RUN_CONTROL_FIELDS = frozenset({
     "model_dir", "train_steps", "strategy", "api", "steps_per_loop", "log_every",
     "checkpoint_every", "image_every", "keep_checkpoints", "data_dir", "jit_compile",
-    "precision",
+    "precision",  # but not to or from mixed_float16: see check_resume_compatible
+    "lr_decay_steps",  # only when given explicitly: tools/train.py keeps the saved value
 })
 
 
@@ -114,6 +115,13 @@ def check_resume_compatible(saved: dict[str, Any], config: TrainConfig) -> None:
         f"model_dir {config.model_dir!r} holds a {saved.get('model')!r} run, not "
         f"{config.model!r}; choose another --model_dir or --model={saved.get('model')}")
   current = config.to_dict()
+  before, after = saved.get("precision", "float32"), current["precision"]
+  if before != after and "mixed_float16" in (before, after):
+    # float16 wraps the optimizers in a loss-scaling optimizer, whose checkpoint layout
+    # differs; float32 and mixed_bfloat16 checkpoints are interchangeable.
+    raise ValueError(
+        f"model_dir {config.model_dir!r} was trained with precision {before!r}; it cannot "
+        f"continue in {after!r} (only float32 <-> mixed_bfloat16 may switch)")
   diffs = [
       f"{k}: {saved[k]!r} -> {current[k]!r}" for k in sorted(current)
       if k not in RUN_CONTROL_FIELDS and k in saved and saved[k] != current[k]

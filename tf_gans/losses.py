@@ -296,7 +296,6 @@ def gradient_penalty(
     real: TensorLike,
     fake: TensorLike,
     *,
-    weight_fn: Callable[[tf.Tensor], TensorLike] | None = None,
     alpha: TensorLike | None = None,
     one_sided: bool = False,
     epsilon: float = 1e-10,
@@ -349,8 +348,6 @@ def gradient_penalty(
       policy); its output is cast to float32.
     real: Real examples ``[N, ...]`` (rank >= 1).
     fake: Generated examples, same shape as ``real``.
-    weight_fn: Optional transform of the per-example norms applied before the penalty
-      is formed, e.g. to penalise a rescaled norm; ``None`` uses the norms as they are.
     alpha: Interpolation weights to use instead of drawing them: shape ``[N]`` (reshaped
       to broadcast over each example), a broadcastable ``[N, 1, ..., 1]`` tensor, or a
       scalar. The training engine passes its own deterministic (stateless) weights.
@@ -408,8 +405,7 @@ def gradient_penalty(
     squared = tf.reduce_sum(squared, axis=reduce_axes)
   norms = tf.sqrt(squared + epsilon)
 
-  penalised = norms if weight_fn is None else _as_float32(weight_fn(norms))
-  deviation = penalised - 1.0
+  deviation = norms - 1.0
   if one_sided:
     deviation = tf.nn.relu(deviation)
   penalty = tf.reduce_mean(tf.square(deviation))

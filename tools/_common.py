@@ -59,17 +59,22 @@ def define_config_flags(specs: list[Any], skip: tuple[str, ...] = ()) -> None:
     _CONFIG_FLAGS.add(name)
 
 
-def config_from_flags(spec: Any, extra: dict[str, Any] | None = None) -> Any:
-  """The resolved config of `spec` from the flags the user set (others keep defaults).
+def config_from_flags(spec: Any, extra: dict[str, Any] | None = None,
+                      base: dict[str, Any] | None = None) -> Any:
+  """The resolved config of `spec` from the flags the user set.
+
+  Flags the user did not set take their value from `base` (a resumed run's saved
+  config), else the model's default.
 
   Raises:
     UserError: for a flag that the chosen model does not have, or a bad value.
   """
   fields = {f.name for f in dataclasses.fields(spec.config_cls)}
-  values = dict(extra or {})
+  values = {k: v for k, v in (base or {}).items() if k in fields}
+  values.update(extra or {})
   for name in FLAGS:
     flag = FLAGS[name]
-    if flag.value is None or name in values:
+    if flag.value is None or name in (extra or {}):
       continue
     if name in fields:
       values[name] = flag.value
@@ -81,12 +86,22 @@ def config_from_flags(spec: Any, extra: dict[str, Any] | None = None) -> Any:
     raise UserError(str(e)) from None
 
 
+def _is_user_error(e: Exception) -> bool:
+  """Errors a user causes or must act on: shown as one line, not a traceback."""
+  import tensorflow as tf
+  from tf_gans.training.loop import NonFiniteLossError
+  return isinstance(e, (UserError, ValueError, FileNotFoundError, NonFiniteLossError,
+                        tf.errors.OpError))
+
+
 def run_main(main: Callable[[list[str]], Any]) -> None:
   """absl's app.run, with user errors as one line on stderr and exit status 2."""
   def wrapped(argv):
     try:
       return main(argv)
-    except (UserError, ValueError, FileNotFoundError) as e:
+    except Exception as e:  # pylint: disable=broad-except
+      if not _is_user_error(e):
+        raise
       message = str(e).splitlines()[0] if str(e) else type(e).__name__
       print(f"error: {message}", file=sys.stderr)
       sys.exit(2)

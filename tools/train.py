@@ -5,8 +5,12 @@
   python tools/train.py --flagfile=configs/wgan_gp.flags --model_dir=runs/gp --train_steps=200
 
 Later flags override earlier ones, so put --flagfile first. Every model flag defaults to
-that model's paper setting; the resolved settings are written to MODEL_DIR/config.json and
-checked when the same model_dir is trained again (which resumes the run).
+that model's paper setting; the resolved settings are written to MODEL_DIR/config.json.
+Training the same model_dir again resumes the run with its saved settings; flags given
+then override them where a run may change (steps, intervals, strategy), and anything that
+would change what is trained is refused:
+
+  python tools/train.py --model_dir=runs/toy --train_steps=4000   # continue to step 4000
 """
 
 from __future__ import annotations
@@ -27,15 +31,19 @@ flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical dev
 flags.DEFINE_string("sample_path", "", "Write a picture of samples here after training "
                     "(default MODEL_DIR/samples.png).")
 flags.FLAGS["model"].help = ("Which GAN: " + "; ".join(
-    f"{s.name}: {s.description}" for s in registry.all_specs()))
+    f"{s.name}: {s.description.rstrip('.')}" for s in registry.all_specs()))
 
 
 def main(argv):
   if len(argv) > 1:
     raise UserError(f"unexpected arguments {' '.join(argv[1:])!r}; flags look like --name=value")
   from tf_gans import training, visualize
-  spec = registry.get(FLAGS.model or "wgan")
-  config = config_from_flags(spec)
+  from tf_gans.config import load_saved_config
+  # Resuming: flags left unset keep the values the run was started with.
+  saved = load_saved_config(FLAGS.model_dir) if FLAGS.model_dir else None
+  model = FLAGS.model or (saved or {}).get("model") or "wgan"
+  spec = registry.get(model)
+  config = config_from_flags(spec, base=saved if saved and saved.get("model") == model else None)
   training.split_cpu(FLAGS.cpu_devices)
   result = training.train(config)
   logging.info("finished at step %d: %s", result["step"],

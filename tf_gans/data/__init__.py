@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import inspect
+from typing import Any, Callable
 
 from tf_gans.data.images import TFDS_IMAGE_DATASETS, digits_source, folder_source, tfds_source
 from tf_gans.data.pipeline import Group, Source, make_dataset
 from tf_gans.data.toy2d import TOY_DATASETS, toy_source
+from tf_gans.data import translation
 
 # --dataset value -> builder(data_dir, image_size) -> Source. Models say which kinds they accept.
 _DATASETS: dict[str, Callable[..., Source]] = {}
@@ -24,16 +26,35 @@ register_dataset("digits", lambda data_dir="", image_size=0, split="train": digi
 for _name in TFDS_IMAGE_DATASETS:
   register_dataset(_name, lambda data_dir="", image_size=0, split="train", _n=_name:
                    tfds_source(_n, split, data_dir or None))
-register_dataset("folder", lambda data_dir="", image_size=32, split="train":
-                 folder_source(data_dir, image_size))
+register_dataset("folder", lambda data_dir="", image_size=0, split="train":
+                 folder_source(data_dir, image_size or 32))
+# Two unpaired domains (image-to-image translation).
+register_dataset("digits_recolour", lambda data_dir="", image_size=0, split="train":
+                 translation.digits_recolour_source(split, image_size or 32))
+register_dataset("unpaired_folder", lambda data_dir="", image_size=0, split="train", load_size=0,
+                 flip=True: translation.unpaired_folder_source(data_dir, split, image_size or 256,
+                                                               load_size, flip))
+for _name in translation.CYCLE_GAN_TFDS:
+  register_dataset(f"cycle_gan/{_name}", lambda data_dir="", image_size=0, split="train",
+                   load_size=0, flip=True, _n=_name: translation.cycle_gan_tfds_source(
+                       _n, split, data_dir, image_size or 256, load_size, flip))
 
 
 def dataset_names() -> list[str]:
   return sorted(_DATASETS)
 
 
-def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str = "train") -> Source:
+def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str = "train",
+                **options: Any) -> Source:
   """Builds the source --dataset=name.
+
+  Args:
+    name: The --dataset value.
+    data_dir: Folder with the data (folder datasets, TFDS data_dir).
+    image_size: Side length, for datasets that resize.
+    split: "train" or "test".
+    **options: Further data settings (e.g. load_size, flip); each dataset takes those
+      its builder accepts and ignores the others.
 
   Raises:
     ValueError: for an unknown name (listing the known ones) or missing data.
@@ -42,7 +63,10 @@ def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str =
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
   if name == "folder" and not data_dir:
     raise ValueError("--dataset=folder needs --data_dir pointing at a folder of images")
-  return _DATASETS[name](data_dir=data_dir, image_size=image_size, split=split)
+  builder = _DATASETS[name]
+  accepted = inspect.signature(builder).parameters
+  options = {k: v for k, v in options.items() if k in accepted}
+  return builder(data_dir=data_dir, image_size=image_size, split=split, **options)
 
 
 __all__ = ["Group", "Source", "make_dataset", "make_source", "register_dataset",

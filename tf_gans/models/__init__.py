@@ -4,6 +4,11 @@ from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.models.cgan import CGANConfig, ConditionalGAN, build_cgan
 from tf_gans.models.wgan import WassersteinGAN, WGANConfig, build_wgan
+from tf_gans.models.translation import TwoDomainGAN, TranslationConfig
+from tf_gans.models.cyclegan import CycleGAN, CycleGANConfig, build_cyclegan
+from tf_gans.models.discogan import DiscoGAN, DiscoGANConfig, build_discogan
 
 __all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan",
-           "ConditionalGAN", "CGANConfig", "build_cgan"]
+           "ConditionalGAN", "CGANConfig", "build_cgan",
+           "TwoDomainGAN", "TranslationConfig", "CycleGAN", "CycleGANConfig", "build_cyclegan",
+           "DiscoGAN", "DiscoGANConfig", "build_discogan"]

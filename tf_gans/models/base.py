@@ -130,6 +130,35 @@ class GANModel(keras.Model):
     self.discriminator_optimizer = self.group_optimizers.get("discriminator")
     self.trackers = list(self._trackers.values())
 
+  # Keras keeps these two compile() arguments in its own compile config; the rest of it
+  # (the unused default optimizer, losses, metrics) does not apply to a GAN.
+  _KERAS_COMPILE_KEYS = ("steps_per_execution", "jit_compile", "run_eagerly")
+
+  def get_compile_config(self) -> dict[str, Any] | None:
+    """What ``compile_from_config`` needs to compile a loaded model again.
+
+    ``Model.save("x.keras")`` stores this next to the weights. The optimizers' slot
+    variables are saved with the weights (the optimizers are attributes of the model);
+    recompiling with optimizers of the same configuration before Keras loads the
+    weights lets ``keras.models.load_model`` restore them too, so a loaded GAN
+    continues training exactly where the saved one stood.
+    """
+    if not self.group_optimizers:
+      return None
+    keras_config = super().get_compile_config() or {}
+    config = {k: keras_config[k] for k in self._KERAS_COMPILE_KEYS if k in keras_config}
+    for name, optimizer in self.group_optimizers.items():
+      config[f"{name}_optimizer"] = keras.saving.serialize_keras_object(optimizer)
+    return config
+
+  def compile_from_config(self, config: dict[str, Any]) -> None:
+    """Compiles a model loaded from a ``.keras`` file with its saved optimizers."""
+    config = dict(config)
+    for key in list(config):
+      if key.endswith("_optimizer"):
+        config[key] = keras.saving.deserialize_keras_object(config[key])
+    self.compile(**config)
+
   @property
   def metrics(self) -> list[keras.metrics.Metric]:
     # Model.fit resets these at each epoch; the custom loop resets them per log line.

@@ -32,12 +32,13 @@ from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.dcgan import DCGANCritic, DCGANGenerator
 from tf_gans.networks.mlp import MLPCritic, MLPGenerator
+from tf_gans.training.schedules import LinearDecay
 
 LIPSCHITZ = ("clip", "gp", "spectral")
 
 # Paper defaults per Lipschitz method: optimizer, learning rate, β1, β2.
 _OPTIMIZER_DEFAULTS = {
-    "clip": ("rmsprop", 5e-5, 0.0, 0.0),
+    "clip": ("rmsprop", 5e-5, 0.5, 0.999),  # betas only matter with --optimizer=adam
     "gp": ("adam", 1e-4, 0.5, 0.9),
     "spectral": ("adam", 2e-4, 0.5, 0.999),
 }
@@ -155,8 +156,21 @@ class WGANConfig(TrainConfig):
   beta_1: float | None = option(None, "Adam β1; default 0.5.")
   beta_2: float | None = option(None, "Adam β2; default 0.9 (gp), 0.999 (spectral).")
   latent_dim: int | None = option(None, "Size of z; default 2 on 2-D data, 128 on images.")
-  hidden_units: int = option(512, "Width of the MLP layers (2-D data).")
-  hidden_layers: int = option(3, "Depth of the MLPs (2-D data).")
+  hidden_units: int = option(512, "Width of the generator's MLP layers (2-D data).")
+  hidden_layers: int = option(3, "Depth of the generator's MLP (2-D data).")
+  critic_hidden_units: int | None = option(None, "Width of the critic's MLP layers; default "
+                                           "hidden_units.")
+  critic_hidden_layers: int | None = option(None, "Depth of the critic's MLP; default "
+                                            "hidden_layers.")
+  lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
+                                 "decay linearly to 0 (1: constant rate).")
+  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
+                                      "default train_steps. A resumed run keeps its saved "
+                                      "value, so a longer --train_steps does not restart "
+                                      "the decay.")
+  generator_ema: float = option(0.0, "Decay of an exponential moving average of the "
+                                "generator's weights, used for sampling, evaluation and "
+                                "export (0: off; e.g. 0.999).")
   base_channels: int = option(64, "Channels of the first conv layer (images).")
   image_size: int = option(32, "Side length images from a folder are resized to.")
 
@@ -178,21 +192,39 @@ class WGANConfig(TrainConfig):
       self.latent_dim = 2 if toy else 128
     if self.n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
+    if self.lr_decay_steps is None:
+      self.lr_decay_steps = self.train_steps
+    if self.critic_hidden_units is None:
+      self.critic_hidden_units = self.hidden_units
+    if self.critic_hidden_layers is None:
+      self.critic_hidden_layers = self.hidden_layers
+    if not 0.0 <= self.generator_ema < 1.0:
+      raise ValueError(f"generator_ema must be in [0, 1), got {self.generator_ema}")
     super().resolve()
     return self
 
 
-def make_optimizer(kind: str, learning_rate: Any, beta_1: float, beta_2: float
-                   ) -> keras.optimizers.Optimizer:
+def make_optimizer(kind: str, learning_rate: Any, beta_1: float, beta_2: float,
+                   ema: float = 0.0) -> keras.optimizers.Optimizer:
+  """Adam or RMSProp; `ema` > 0 keeps Keras's moving average of the weights it trains."""
+  extra = dict(use_ema=True, ema_momentum=ema) if ema > 0 else {}
   if kind == "rmsprop":
-    return keras.optimizers.RMSprop(learning_rate)
-  return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
+    return keras.optimizers.RMSprop(learning_rate, **extra)
+  return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, **extra)
 
 
 def _optimizers(config: WGANConfig) -> dict[str, keras.optimizers.Optimizer]:
-  return {f"{role}_optimizer": make_optimizer(config.optimizer, config.learning_rate,
-                                               config.beta_1, config.beta_2)
-          for role in ("generator", "discriminator")}
+  def rate(updates_per_step):
+    if config.lr_decay_start >= 1.0:
+      return config.learning_rate
+    return LinearDecay(config.learning_rate, config.lr_decay_steps * updates_per_step,
+                       config.lr_decay_start)
+  return {
+      "generator_optimizer": make_optimizer(config.optimizer, rate(1), config.beta_1,
+                                            config.beta_2, config.generator_ema),
+      "discriminator_optimizer": make_optimizer(config.optimizer, rate(config.n_critic),
+                                                config.beta_1, config.beta_2),
+  }
 
 
 def build_wgan(config: WGANConfig, source: Any) -> WassersteinGAN:
@@ -202,7 +234,7 @@ def build_wgan(config: WGANConfig, source: Any) -> WassersteinGAN:
     dim = int(source.spec["x"].shape[0])
     generator = MLPGenerator(config.latent_dim, dim, config.hidden_units, config.hidden_layers,
                              name="generator")
-    critic = MLPCritic(dim, config.hidden_units, config.hidden_layers, config.lipschitz,
+    critic = MLPCritic(dim, config.critic_hidden_units, config.critic_hidden_layers, config.lipschitz,
                        config.clip_value, name="critic")
   elif source.kind == "images":
     shape = tuple(source.info["image_shape"])

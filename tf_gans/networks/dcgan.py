@@ -45,21 +45,24 @@ class DCGANGenerator(keras.Model):
     start, steps = upsampling_plan(self.image_shape[0])
     self.start_size, self.steps = start, steps
     top = base_channels * 2 ** steps
-    init = normal_init()
+    # One initializer object per layer: a Keras 3 initializer fixes its seed when
+    # created, so a shared one would give every layer the same starting values.
     self.project = keras.layers.Dense(start * start * top, use_bias=False,
-                                      kernel_initializer=init, name="project")
+                                      kernel_initializer=normal_init(), name="project")
     self.reshape = keras.layers.Reshape((start, start, top))
-    self.project_norm = keras.layers.BatchNormalization(name="project_bn")
+    # Synchronised across replicas: the statistics are those of the global batch, so
+    # several replicas train what one replica trains.
+    self.project_norm = keras.layers.BatchNormalization(synchronized=True, name="project_bn")
     self.ups = []
     for i in range(steps):
       ch = base_channels * 2 ** (steps - i - 1)
       self.ups.append((
           keras.layers.Conv2DTranspose(ch, 4, strides=2, padding="same", use_bias=False,
-                                       kernel_initializer=init, name=f"up_{i}"),
-          keras.layers.BatchNormalization(name=f"up_{i}_bn"),
+                                       kernel_initializer=normal_init(), name=f"up_{i}"),
+          keras.layers.BatchNormalization(synchronized=True, name=f"up_{i}_bn"),
       ))
     self.to_image = keras.layers.Conv2D(self.image_shape[-1], 3, padding="same",
-                                        kernel_initializer=init, name="to_image")
+                                        kernel_initializer=normal_init(), name="to_image")
     self.tanh = keras.layers.Activation("tanh", dtype="float32")
     self(keras.ops.zeros((1, self.latent_dim)))
 
@@ -89,19 +92,22 @@ class DCGANCritic(keras.Model):
     self.image_shape = tuple(int(s) for s in image_shape)
     self.base_channels, self.lipschitz, self.clip_value = int(base_channels), lipschitz, clip_value
     _, steps = upsampling_plan(self.image_shape[0])
-    init = normal_init()
     constraint = ClipConstraint(clip_value) if lipschitz == "clip" else None
 
     def wrap(layer):
       return keras.layers.SpectralNormalization(layer) if lipschitz == "spectral" else layer
 
-    kw = dict(kernel_initializer=init, kernel_constraint=constraint, bias_constraint=constraint)
-    self.convs = [wrap(keras.layers.Conv2D(base_channels, 3, padding="same", name="conv_in", **kw))]
+    def kw():
+      return dict(kernel_initializer=normal_init(), kernel_constraint=constraint,
+                  bias_constraint=constraint)
+
+    self.convs = [wrap(keras.layers.Conv2D(base_channels, 3, padding="same", name="conv_in",
+                                           **kw()))]
     for i in range(steps):
       self.convs.append(wrap(keras.layers.Conv2D(base_channels * 2 ** (i + 1), 4, strides=2,
-                                                 padding="same", name=f"down_{i}", **kw)))
+                                                 padding="same", name=f"down_{i}", **kw())))
     self.flatten = keras.layers.Flatten()
-    self.score = wrap(keras.layers.Dense(1, name="score", **kw))
+    self.score = wrap(keras.layers.Dense(1, name="score", **kw()))
     self(keras.ops.zeros((1, *self.image_shape)))
 
   def _apply(self, layer, h, training):

@@ -30,6 +30,13 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+def _non_finite(name: str, value: float, step: int, latest: str | None) -> NonFiniteLossError:
+  return NonFiniteLossError(
+      f"{name} became {value} by step {step}; stopped without saving. The last good "
+      f"checkpoint ({latest or 'none'}) is intact; lower the learning rate or use "
+      "--precision=float32 / mixed_bfloat16")
+
+
 class _Preemption:
   """Turns SIGTERM into a flag the loop checks between step calls."""
 
@@ -91,10 +98,65 @@ def _format(values: dict[str, float]) -> str:
   return " ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
+def _weights_finite(gan: GANModel) -> bool:
+  return all(bool(tf.reduce_all(tf.math.is_finite(w))) for w in gan.trainable_weights)
+
+
+def _checkpoint_manager(gan: GANModel, strategy: tf.distribute.Strategy, model_dir: str,
+                        keep: int) -> tuple[tf.train.CheckpointManager, str, bool]:
+  """The run's checkpoint manager, after restoring the latest checkpoint.
+
+  Every worker must save (saving runs collective ops), but only the chief's copy is kept:
+  the others write into a scratch folder that is removed at the end.
+
+  Returns:
+    (manager, its directory, whether this worker is the chief).
+  """
+  chief = is_chief(strategy)
+  directory = checkpoint_dir(model_dir)
+  if not chief:
+    directory = os.path.join(model_dir, f".worker_{task_id(strategy)}_checkpoints")
+  manager = tf.train.CheckpointManager(make_checkpoint(gan), directory, keep)
+  latest = manager.latest_checkpoint
+  if latest is None and not chief:
+    latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+  if latest:
+    make_checkpoint(gan).restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s at step %d", latest, int(gan.train_counter.numpy()))
+  return manager, directory, chief
+
+
+def make_step_runner(gan: GANModel, strategy: tf.distribute.Strategy,
+                     jit_compile: bool = False) -> Any:
+  """``run_steps(iterator, num_steps)``: a ``tf.function`` running several train steps.
+
+  The steps run in a ``tf.range`` loop inside one graph call, so Python and the host are
+  involved once per call, not once per step.
+
+  Raises:
+    ValueError: for jit_compile with several replicas (an XLA cluster cannot hold the
+      replicas' synchronisation).
+  """
+  step_fn = gan.train_step
+  if jit_compile:
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1:
+      raise ValueError(f"jit_compile works with one replica, not {replicas}; drop --jit_compile")
+    step_fn = tf.function(gan.train_step, jit_compile=True)
+
+  @tf.function
+  def run_steps(iterator, num_steps):
+    for _ in tf.range(num_steps):
+      strategy.run(step_fn, args=(next(iterator),))
+
+  return run_steps
+
+
 def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
                model_dir: str, train_steps: int, batch_size: int, seed: int,
                steps_per_loop: int = 100, log_every: int = 100, checkpoint_every: int = 1000,
-               image_every: int = 1000, keep_checkpoints: int = 3) -> dict[str, Any]:
+               image_every: int = 1000, keep_checkpoints: int = 3,
+               jit_compile: bool = False) -> dict[str, Any]:
   """Trains `gan` (compiled under `strategy`) up to `train_steps` steps.
 
   Resumes from the latest checkpoint in model_dir: networks, optimizer states and the step
@@ -113,6 +175,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
       between calls.
     log_every, checkpoint_every, image_every: Intervals in steps (image_every 0: never).
     keep_checkpoints: Checkpoints kept.
+    jit_compile: Compile the train step with XLA (one replica only: an XLA cluster
+      cannot hold the replicas' synchronisation).
 
   Returns:
     {"step": final step, "metrics": last logged metrics, "preempted": bool,
@@ -121,18 +185,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
   Raises:
     NonFiniteLossError: if a loss became NaN/Inf; the checkpoints written before stay.
   """
-  chief = is_chief(strategy)
-  directory = checkpoint_dir(model_dir)
-  if not chief:  # Every worker must save (collective ops), only the chief's copy is kept.
-    directory = os.path.join(model_dir, f".worker_{task_id(strategy)}_checkpoints")
-  manager = tf.train.CheckpointManager(make_checkpoint(gan), directory, keep_checkpoints)
-  if manager.latest_checkpoint is None and not chief:
-    latest = tf.train.latest_checkpoint(checkpoint_dir(model_dir))
-  else:
-    latest = manager.latest_checkpoint
-  if latest:
-    make_checkpoint(gan).restore(latest).assert_existing_objects_matched()
-    logging.info("resumed from %s at step %d", latest, int(gan.train_counter.numpy()))
+  manager, directory, chief = _checkpoint_manager(gan, strategy, model_dir, keep_checkpoints)
   step = int(gan.train_counter.numpy())
 
   replicas = strategy.num_replicas_in_sync
@@ -144,10 +197,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
                                input_context=ctx))
   iterator = iter(dataset)
 
-  @tf.function
-  def run_steps(iterator, num_steps):
-    for _ in tf.range(num_steps):
-      strategy.run(gan.train_step, args=(next(iterator),))
+  run_steps = make_step_runner(gan, strategy, jit_compile)
 
   writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else \
       tf.summary.create_noop_writer()
@@ -167,10 +217,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
       bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
       if bad:
         name, value = next(iter(bad.items()))
-        raise NonFiniteLossError(
-            f"{name} became {value} by step {step}; stopped without saving. The last good "
-            f"checkpoint ({manager.latest_checkpoint or 'none'}) is intact; lower the learning "
-            "rate or use --precision=float32 / mixed_bfloat16")
+        raise _non_finite(name, value, step, manager.latest_checkpoint)
       if step % log_every == 0 or step == train_steps or preemption.requested:
         now = time.perf_counter()
         rate = (step - last_step) / max(now - last_time, 1e-9)
@@ -187,6 +234,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
         picture = visualize.preview(gan, source, seed=seed, title=f"step {step}")
         tf.summary.image("samples", picture[None], step=step)
       if step % checkpoint_every == 0 or step == train_steps or preemption.requested:
+        if not _weights_finite(gan):  # the call's last update may have broken them
+          raise _non_finite("a weight", float("nan"), step, manager.latest_checkpoint)
         manager.save(checkpoint_number=step)
       if preemption.requested:
         logging.warning("SIGTERM received: checkpoint written at step %d; rerun the same "
@@ -209,19 +258,44 @@ def _duration(seconds: float) -> str:
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-  """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs."""
+  """Writes the loop's checkpoints from ``Model.fit`` so both drivers share model_dirs.
+
+  Also the NaN guard of the fit driver: a non-finite logged loss or weight stops
+  training and nothing more is saved, so the last good checkpoint stays the latest.
+  """
 
   def __init__(self, manager: tf.train.CheckpointManager, every: int):
     super().__init__()
     self.manager, self.every = manager, every
+    self.bad: tuple[str, float, int] | None = None
+    self.last_saved = 0
+
+  def _check(self, logs) -> bool:
+    step = int(self.model.train_counter.numpy())
+    for name, value in (logs or {}).items():
+      if not math.isfinite(float(value)):
+        self.bad = (name, float(value), step)
+    if self.bad is None and not _weights_finite(self.model):
+      self.bad = ("a weight", float("nan"), step)
+    if self.bad is not None:
+      self.model.stop_training = True
+    return self.bad is None
 
   def on_train_batch_end(self, batch, logs=None):
+    if not self._check(logs):
+      return
     step = int(self.model.train_counter.numpy())
-    if step % self.every == 0:
+    # With steps_per_execution > 1 Keras reports every few steps: save when a boundary
+    # has been crossed since the last save, not only on an exact multiple.
+    if step // self.every > self.last_saved // self.every:
       self.manager.save(checkpoint_number=step)
+      self.last_saved = step
 
   def on_train_end(self, logs=None):
-    self.manager.save(checkpoint_number=int(self.model.train_counter.numpy()))
+    step = int(self.model.train_counter.numpy())
+    if self.bad is None and step != self.last_saved and self._check(logs):
+      self.manager.save(checkpoint_number=step)
+      self.last_saved = step
 
 
 def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
@@ -230,28 +304,30 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
               callbacks: list[keras.callbacks.Callback] | None = None) -> dict[str, Any]:
   """Trains with ``Model.fit`` on the same deterministic data and checkpoints.
 
-  One Keras "epoch" is `log_every` steps. Resumes like :func:`train_loop`.
+  Each ``fit`` call trains up to `log_every` steps (a Keras "epoch") on a dataset that
+  starts at the current step, so the run stops at exactly `train_steps` and resumes
+  like :func:`train_loop`.
   """
-  manager = tf.train.CheckpointManager(make_checkpoint(gan), checkpoint_dir(model_dir),
-                                       keep_checkpoints)
-  if manager.latest_checkpoint:
-    make_checkpoint(gan).restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  manager, directory, chief = _checkpoint_manager(gan, strategy, model_dir, keep_checkpoints)
   step = int(gan.train_counter.numpy())
   replicas = strategy.num_replicas_in_sync
-  dataset = make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
-                         chunks=gan.real_batches_per_step, start_step=step, for_fit=True)
-  epoch_steps = min(log_every, train_steps)
-  epochs = math.ceil(train_steps / epoch_steps)
-  remaining = train_steps - step
-  history = None
-  if remaining > 0:
-    # Keras counts epochs; start where the counter is and stop at exactly train_steps.
-    first_epoch = step // epoch_steps
-    history = gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch,
-                      steps_per_epoch=epoch_steps, verbose=2,
-                      callbacks=[CheckpointCallback(manager, checkpoint_every),
-                                 keras.callbacks.TensorBoard(os.path.join(model_dir, "fit")),
-                                 *(callbacks or [])])
-  metrics = {k: float(v[-1]) for k, v in (history.history.items() if history else [])}
-  return {"step": int(gan.train_counter.numpy()), "metrics": metrics, "preempted": False,
+  saver = CheckpointCallback(manager, checkpoint_every)
+  saver.last_saved = step
+  board = [keras.callbacks.TensorBoard(os.path.join(model_dir, "fit"))] if chief else []
+  metrics: dict[str, float] = {}
+  while step < train_steps and saver.bad is None:
+    steps = min(log_every, train_steps - step)
+    dataset = make_dataset(source, global_batch=batch_size, seed=seed, num_replicas=replicas,
+                           chunks=gan.real_batches_per_step, start_step=step, for_fit=True)
+    epoch = step // log_every
+    history = gan.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
+                      verbose=2, shuffle=False, callbacks=[saver, *board, *(callbacks or [])])
+    metrics = {k: float(v[-1]) for k, v in history.history.items()}
+    step = int(gan.train_counter.numpy())
+  if saver.bad is not None:
+    name, value, bad_step = saver.bad
+    raise _non_finite(name, value, bad_step, manager.latest_checkpoint)
+  if not chief:
+    shutil.rmtree(directory, ignore_errors=True)
+  return {"step": step, "metrics": metrics, "preempted": False,
           "checkpoint": manager.latest_checkpoint}

@@ -37,15 +37,22 @@ def check_model_dir(config: config_lib.TrainConfig) -> None:
 
 def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None,
           source: data_lib.Source | None = None) -> tuple[Any, data_lib.Source]:
-  """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored)."""
+  """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored).
+
+  The model is compiled with ``steps_per_execution=config.steps_per_loop`` and the
+  config's ``jit_compile``, which ``Model.fit`` uses.
+  """
   spec = registry.get(config.model)
   strategy = strategy or tf.distribute.get_strategy()
   if source is None:
+    # A config may name further data settings (crop/resize sizes, flips) in data_options().
+    options = config.data_options() if hasattr(config, "data_options") else {}
     source = data_lib.make_source(config.dataset, config.data_dir,
-                                  getattr(config, "image_size", 0))
+                                  getattr(config, "image_size", 0), **options)
   with strategy.scope():
     gan = spec.build(config, source)
-    gan.compile(**spec.optimizers(config))
+    gan.compile(**spec.optimizers(config), steps_per_execution=config.steps_per_loop,
+                jit_compile=config.jit_compile)
   return gan, source
 
 
@@ -66,6 +73,12 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
   gan, source = build(config)
   if loop.restore_latest(gan, model_dir, checkpoint) is None:
     raise ValueError(f"{model_dir!r} holds no checkpoint yet")
+  # For inference the moving averages (if kept) replace the raw weights they average.
+  for group in gan.update_groups():
+    optimizer = gan.group_optimizers[group.name]
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under loss scaling
+    if getattr(optimizer, "use_ema", False):
+      optimizer.finalize_variable_values(list(group.variables()))
   return gan, config, source
 
 
@@ -77,7 +90,8 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
     callbacks: Extra Keras callbacks (api="fit" only).
 
   Returns:
-    The driver's result dict (step, metrics, preempted, checkpoint).
+    The driver's result dict (step, metrics, preempted, checkpoint) and "gan", the
+    trained model.
   """
   check_model_dir(config)
   set_precision(config.precision)
@@ -97,6 +111,9 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
                 checkpoint_every=config.checkpoint_every,
                 keep_checkpoints=config.keep_checkpoints)
   if config.api == "fit":
-    return loop.train_fit(gan, source, callbacks=callbacks, **common)
-  return loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
-                         image_every=config.image_every, **common)
+    result = loop.train_fit(gan, source, callbacks=callbacks, **common)
+  else:
+    result = loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
+                             image_every=config.image_every, jit_compile=config.jit_compile,
+                             **common)
+  return {**result, "gan": gan}

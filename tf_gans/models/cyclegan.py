@@ -1,0 +1,160 @@
+"""CycleGAN: unpaired image-to-image translation with cycle consistency.
+
+Zhu, Park, Isola & Efros 2017, "Unpaired Image-to-Image Translation using
+Cycle-Consistent Adversarial Networks" (ICCV). Learn G: A → B so that G(A) is
+indistinguishable from B, coupled with F: B → A and the cycle-consistency loss
+F(G(a)) ≈ a, G(F(b)) ≈ b:
+
+    L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ L_cyc(G, F) + λ_id L_identity(G, F)
+
+with L_cyc = E|F(G(a)) − a|₁ + E|G(F(b)) − b|₁ (eq. 2 of the paper) and the identity
+loss E|G(b) − b|₁ + E|F(a) − a|₁ (section 5.2, after Taigman et al. 2017), which keeps
+colours when they need not change.
+
+Defaults are those of the authors' code (junyanz/pytorch-CycleGAN-and-pix2pix) so
+results compare: least-squares GAN loss (Mao et al. 2017), λ = 10, identity weight
+0.5·λ, discriminator loss halved, a 50-image pool of generated images for the
+discriminators, Adam 2e-4 with β1 = 0.5, constant for the first half of training and
+then linearly decayed to 0, N(0, 0.02) weights, batch 1; a ResNet generator with 9
+residual blocks at 256 px (6 up to 128 px) and the 70×70 PatchGAN. Updates: both
+generators, then both discriminators, every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tf_gans import losses
+from tf_gans.config import _check_choice, option
+from tf_gans.models import registry
+from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
+                                        evaluate_translation, translation_optimizers)
+from tf_gans.networks.patchgan import patchgan_discriminator
+from tf_gans.networks.resnet import default_num_blocks, resnet_generator
+from tf_gans.networks.unet import default_num_downs, unet_generator
+
+GENERATORS = ("resnet", "unet")
+
+
+@keras.saving.register_keras_serializable(package="tf_gans")
+class CycleGAN(TwoDomainGAN):
+  """Two generators and two discriminators trained with cycle consistency.
+
+  Args:
+    generator_ab, generator_ba, discriminator_a, discriminator_b, image_shape,
+    gan_loss, pool_size, seed: see :class:`~tf_gans.models.translation.TwoDomainGAN`.
+    cycle_weight: λ, the weight of the cycle-consistency loss (10).
+    identity_weight: Weight of the identity loss relative to λ (0.5, i.e. 5 in absolute
+      terms); 0 turns the identity loss off and saves two generator passes per step.
+  """
+
+  def __init__(self, generator_ab: keras.Model, generator_ba: keras.Model,
+               discriminator_a: keras.Model, discriminator_b: keras.Model, *,
+               image_shape: tuple[int, int, int], gan_loss: str = "least_squares",
+               cycle_weight: float = 10.0, identity_weight: float = 0.5, pool_size: int = 50,
+               seed: int = 0, **kwargs: Any):
+    if cycle_weight < 0 or identity_weight < 0:
+      raise ValueError(f"cycle_weight and identity_weight must be >= 0, got {cycle_weight} "
+                       f"and {identity_weight}")
+    super().__init__(generator_ab, generator_ba, discriminator_a, discriminator_b,
+                     image_shape=image_shape, gan_loss=gan_loss, pool_size=pool_size, seed=seed,
+                     **kwargs)
+    self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
+
+  def get_config(self) -> dict[str, Any]:
+    return {**super().get_config(), "cycle_weight": self.cycle_weight,
+            "identity_weight": self.identity_weight}
+
+  def consistency_metric_names(self) -> tuple[str, ...]:
+    return ("cycle_loss", "identity_loss") if self.identity_weight else ("cycle_loss",)
+
+  def consistency_loss(self, real_a, real_b, fake_a, fake_b):
+    reconstructed_a = self.generator_ba(fake_b, training=True)
+    reconstructed_b = self.generator_ab(fake_a, training=True)
+    cycle = losses.cycle_consistency_loss(real_a, reconstructed_a, real_b, reconstructed_b)
+    total = self.cycle_weight * cycle
+    metrics = {"cycle_loss": cycle}
+    if self.identity_weight:
+      # A generator given an image already in its target domain should leave it alone.
+      identity = (losses.identity_loss(real_b, self.generator_ab(real_b, training=True)) +
+                  losses.identity_loss(real_a, self.generator_ba(real_a, training=True)))
+      total += self.identity_weight * self.cycle_weight * identity
+      metrics["identity_loss"] = identity
+    return total, metrics
+
+
+@dataclasses.dataclass
+class CycleGANConfig(TranslationConfig):
+  """Settings of a CycleGAN run; defaults are the authors' code's."""
+
+  model: str = option("cyclegan", "Which GAN to train.")
+  batch_size: int = option(1, "Global batch (1 in the paper).")
+  generator: str = option("resnet", "Generator architecture: resnet (the paper) | unet.")
+  num_res_blocks: int | None = option(None, "Residual blocks of the ResNet generator; default "
+                                      "6 up to 128 px, 9 above.")
+  unet_downs: int | None = option(None, "Halvings of the U-Net generator; default log2(size) "
+                                  "(a 1×1 bottleneck: 8 at 256 px).")
+  discriminator_layers: int = option(3, "Stride-2 layers of the PatchGAN (3: 70×70 patches; "
+                                     "needs images of at least 32 px).")
+  cycle_weight: float = option(10.0, "λ, weight of the cycle-consistency loss.")
+  identity_weight: float = option(0.5, "Identity loss weight relative to λ (0 turns it off).")
+
+  def resolve(self) -> "CycleGANConfig":
+    _check_choice("generator", self.generator, GENERATORS)
+    super().resolve()
+    if self.num_res_blocks is None:
+      self.num_res_blocks = default_num_blocks(self.image_size)
+    if self.unet_downs is None:
+      self.unet_downs = default_num_downs(self.image_size)
+    if self.num_res_blocks < 0:
+      raise ValueError(f"num_res_blocks must be >= 0, got {self.num_res_blocks}")
+    if self.generator == "resnet" and self.image_size % 4:
+      raise ValueError(f"the ResNet generator halves the image twice: image_size must be a "
+                       f"multiple of 4, got {self.image_size}")
+    if self.generator == "unet" and self.image_size % (2 ** self.unet_downs):
+      raise ValueError(f"a U-Net with {self.unet_downs} halvings needs image_size divisible by "
+                       f"{2 ** self.unet_downs}, got {self.image_size}")
+    smallest = 2 ** (self.discriminator_layers + 2)
+    if self.discriminator_layers < 1 or self.image_size < smallest:
+      raise ValueError(f"a PatchGAN with {self.discriminator_layers} stride-2 layers needs "
+                       f"images of at least {smallest} px and at least 1 layer; got "
+                       f"image_size {self.image_size}; lower --discriminator_layers")
+    if self.cycle_weight < 0 or self.identity_weight < 0:
+      raise ValueError(f"cycle_weight and identity_weight must be >= 0, got "
+                       f"{self.cycle_weight} and {self.identity_weight}")
+    return self
+
+
+def build_cyclegan(config: CycleGANConfig, source: Any) -> CycleGAN:
+  """The networks for the source's images, then the GAN (not compiled)."""
+  shape = check_translation_source("cyclegan", source)
+  keras.utils.set_random_seed(config.seed)
+  channels = shape[-1]
+
+  def generator(name):
+    if config.generator == "unet":
+      return unet_generator(channels, config.generator_filters, config.unet_downs, config.norm,
+                            name=name)
+    return resnet_generator(channels, config.generator_filters, config.num_res_blocks,
+                            config.norm, name=name)
+
+  def discriminator(name):
+    return patchgan_discriminator(channels, config.discriminator_filters,
+                                  config.discriminator_layers, config.norm, name=name)
+
+  return CycleGAN(generator("generator_ab"), generator("generator_ba"),
+                  discriminator("discriminator_a"), discriminator("discriminator_b"),
+                  image_shape=shape, gan_loss=config.gan_loss, cycle_weight=config.cycle_weight,
+                  identity_weight=config.identity_weight, pool_size=config.pool_size,
+                  seed=config.seed, name="cyclegan")
+
+
+registry.register(registry.ModelSpec(
+    name="cyclegan", config_cls=CycleGANConfig, build=build_cyclegan,
+    optimizers=translation_optimizers,
+    description="CycleGAN: unpaired image-to-image translation with cycle consistency.",
+    evaluate=evaluate_translation))

@@ -1,0 +1,482 @@
+"""What CycleGAN and DiscoGAN share: two generators, two discriminators, one step.
+
+Both learn a mapping between two image domains A and B from *unpaired* examples:
+``generator_ab`` maps A to B and is judged by ``discriminator_b``; ``generator_ba`` maps
+B to A and is judged by ``discriminator_a``. What differs is the term that ties the two
+generators together (CycleGAN's L1 cycle consistency and optional identity loss,
+DiscoGAN's reconstruction loss) and the architectures; :class:`TwoDomainGAN` holds
+everything else:
+
+* two update groups, in the reference code's order: "generator" (both generators, on
+  the adversarial loss plus the subclass's consistency terms), then "discriminator"
+  (both discriminators, on the images the generators made in that same step, passed
+  through an optional history pool);
+* the discriminator loss halved, as both reference codes do;
+* ``translate(images, direction)``, ``preview`` (rows x, G(x), F(G(x))) and the
+  evaluation tools/evaluate.py runs.
+
+Contract other code relies on (the export module keys on it): the attributes
+``generator_ab``, ``generator_ba``, ``discriminator_a``, ``discriminator_b`` and
+``image_shape`` (H, W, C), and ``translate(images, direction="a_to_b"|"b_to_a")``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_gans import losses
+from tf_gans.config import TrainConfig, _check_choice, option
+from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.training.image_pool import ImagePool
+from tf_gans.training.schedules import LinearDecay
+
+DIRECTIONS = ("a_to_b", "b_to_a")
+FILE_DATASETS_HINT = ("unpaired_folder (--data_dir with trainA/ trainB/), cycle_gan/<name> "
+                      "(TFDS) or digits_recolour (embedded)")
+
+# Salts of the random draws of one step (image-pool decisions).
+_SALT_POOL_A_SWAP, _SALT_POOL_A_SLOT, _SALT_POOL_B_SWAP, _SALT_POOL_B_SLOT = range(4)
+
+
+class _StepScratch(threading.local):
+  """Hands the generated images of the generator update to the discriminator update.
+
+  Thread-local because MirroredStrategy runs each replica's step in its own thread:
+  a shared attribute would let one replica's discriminator train on another replica's
+  images. A plain object, not a Keras-tracked attribute: it holds graph tensors of the
+  step being traced, which must not end up in checkpoints or configs.
+  """
+
+  fakes: tuple[tf.Tensor, tf.Tensor] | None = None
+
+  def take(self) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """The stored images if they belong to the graph being built now (and forgets them)."""
+    fakes, self.fakes = self.fakes, None
+    if fakes is None:
+      return None
+    graph = getattr(fakes[0], "graph", None)  # eager tensors have none
+    if (graph is None) != tf.executing_eagerly():
+      return None
+    if graph is not None and graph is not tf.compat.v1.get_default_graph():
+      return None
+    return fakes
+
+
+def check_direction(direction: str) -> None:
+  if direction not in DIRECTIONS:
+    raise ValueError(f"direction {direction!r} is not one of: {', '.join(DIRECTIONS)}")
+
+
+class TwoDomainGAN(GANModel):
+  """Base class of unpaired two-domain translation GANs.
+
+  Subclasses implement :meth:`consistency_loss` (and list its metrics in
+  :meth:`consistency_metric_names`).
+
+  Args:
+    generator_ab: Maps domain-A images to domain B.
+    generator_ba: Maps domain-B images to domain A.
+    discriminator_a: Scores domain-A images (real A vs generator_ba's output); any
+      output shape (a PatchGAN map or one logit per image).
+    discriminator_b: Scores domain-B images.
+    image_shape: (H, W, C) of the training images (both domains).
+    gan_loss: Adversarial loss, a name from ``tf_gans.losses.GAN_LOSSES``.
+    pool_size: Generated images kept per domain for the discriminators (0: none).
+    seed: Seed of all randomness in the step.
+  """
+
+  def __init__(self, generator_ab: keras.Model, generator_ba: keras.Model,
+               discriminator_a: keras.Model, discriminator_b: keras.Model, *,
+               image_shape: tuple[int, int, int], gan_loss: str = "least_squares",
+               pool_size: int = 0, seed: int = 0, **kwargs: Any):
+    kwargs.pop("real_batches_per_step", None)
+    super().__init__(seed=seed, **kwargs)
+    self.discriminator_loss_fn, self.generator_loss_fn = losses.get_gan_loss(gan_loss)
+    self.gan_loss = gan_loss
+    self.generator_ab, self.generator_ba = generator_ab, generator_ba
+    self.discriminator_a, self.discriminator_b = discriminator_a, discriminator_b
+    self.image_shape = tuple(int(s) for s in image_shape)
+    self.pool_size = int(pool_size)
+    # pool_a keeps generated A images (from generator_ba) for discriminator_a.
+    self.pool_a = ImagePool(self.image_shape, self.pool_size, name="pool_a")
+    self.pool_b = ImagePool(self.image_shape, self.pool_size, name="pool_b")
+    self._scratch = _StepScratch()
+    self.build_for_training()
+
+  # -- what subclasses provide -------------------------------------------------------
+
+  def consistency_loss(self, real_a: tf.Tensor, real_b: tf.Tensor, fake_a: tf.Tensor,
+                       fake_b: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """The weighted terms that tie the generators together, and metrics to track.
+
+    Args:
+      real_a, real_b: The batch's images.
+      fake_a: ``generator_ba(real_b)``; fake_b: ``generator_ab(real_a)``.
+    """
+    raise NotImplementedError
+
+  def consistency_metric_names(self) -> tuple[str, ...]:
+    raise NotImplementedError
+
+  # -- configuration -----------------------------------------------------------------
+
+  def get_config(self) -> dict[str, Any]:
+    config = super().get_config()
+    config.pop("real_batches_per_step", None)
+    for name in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
+      config[name] = keras.saving.serialize_keras_object(getattr(self, name))
+    return {**config, "image_shape": self.image_shape, "gan_loss": self.gan_loss,
+            "pool_size": self.pool_size}
+
+  @classmethod
+  def from_config(cls, config: dict[str, Any]) -> "TwoDomainGAN":
+    config = dict(config)
+    for name in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
+      config[name] = keras.saving.deserialize_keras_object(config[name])
+    return cls(**config)
+
+  # -- the step ----------------------------------------------------------------------
+
+  def update_groups(self) -> list[UpdateGroup]:
+    return [
+        UpdateGroup("generator", self._generator_loss,
+                    lambda: [*self.generator_ab.trainable_variables,
+                             *self.generator_ba.trainable_variables],
+                    metric_names=("adversarial_loss", *self.consistency_metric_names())),
+        UpdateGroup("discriminator", self._discriminator_loss,
+                    lambda: [*self.discriminator_a.trainable_variables,
+                             *self.discriminator_b.trainable_variables],
+                    metric_names=("discriminator_a_loss", "discriminator_b_loss")),
+    ]
+
+  def _generator_loss(self, batch, repeat):
+    del repeat
+    real_a, real_b = batch["a"], batch["b"]
+    fake_b = self.generator_ab(real_a, training=True)
+    fake_a = self.generator_ba(real_b, training=True)
+    adversarial = (self.generator_loss_fn(self.discriminator_b(fake_b, training=True)) +
+                   self.generator_loss_fn(self.discriminator_a(fake_a, training=True)))
+    consistency, metrics = self.consistency_loss(real_a, real_b, fake_a, fake_b)
+    # The discriminators learn from these very images (the reference code's order:
+    # forward, generator update, discriminator update on the same fakes).
+    self._scratch.fakes = (tf.stop_gradient(fake_a), tf.stop_gradient(fake_b))
+    return adversarial + consistency, {"adversarial_loss": adversarial, **metrics}
+
+  def _discriminator_score_loss(self, real_scores, fake_scores):
+    loss = self.discriminator_loss_fn(real_scores, fake_scores)
+    # Both reference codes halve the discriminator loss "to slow down the rate at which D
+    # learns relative to G"; the least-squares loss here already carries that ½ (Mao et
+    # al.'s eq. 9), the others do not.
+    return loss if self.gan_loss == "least_squares" else 0.5 * loss
+
+  def _discriminator_loss(self, batch, repeat):
+    del repeat
+    real_a, real_b = batch["a"], batch["b"]
+    fakes = self._scratch.take()
+    if fakes is not None:
+      fake_a, fake_b = fakes
+    else:  # the discriminator group used on its own
+      fake_a = tf.stop_gradient(self.generator_ba(real_b, training=True))
+      fake_b = tf.stop_gradient(self.generator_ab(real_a, training=True))
+    if self.pool_size:
+      n = tf.shape(real_a)[0]
+      draw = lambda salt: self.replica_random(n, [], salt, "uniform")
+      fake_a = self.pool_a.query(fake_a, draw(_SALT_POOL_A_SWAP), draw(_SALT_POOL_A_SLOT))
+      fake_b = self.pool_b.query(fake_b, draw(_SALT_POOL_B_SWAP), draw(_SALT_POOL_B_SLOT))
+    loss_a = self._discriminator_score_loss(self.discriminator_a(real_a, training=True),
+                                            self.discriminator_a(fake_a, training=True))
+    loss_b = self._discriminator_score_loss(self.discriminator_b(real_b, training=True),
+                                            self.discriminator_b(fake_b, training=True))
+    return loss_a + loss_b, {"discriminator_a_loss": loss_a, "discriminator_b_loss": loss_b}
+
+  # -- inference ---------------------------------------------------------------------
+
+  def call(self, images, training=False):
+    return self.generator_ab(images, training=training)
+
+  def translate(self, images: Any, direction: str = "a_to_b") -> tf.Tensor:
+    """Translates images (inference mode).
+
+    Args:
+      images: [N, H, W, C] float images in [-1, 1] (numpy or tensor). The generators
+        are fully convolutional: any size the architecture divides evenly works.
+      direction: "a_to_b" (generator_ab) or "b_to_a" (generator_ba).
+
+    Returns:
+      [N, H, W, C] float32 images in [-1, 1].
+
+    Raises:
+      ValueError: for an unknown direction.
+    """
+    check_direction(direction)
+    network = self.generator_ab if direction == "a_to_b" else self.generator_ba
+    return tf.cast(network(tf.convert_to_tensor(images, tf.float32), training=False),
+                   tf.float32)
+
+  @property
+  def size_multiple(self) -> int:
+    """Image sides the generators translate must be multiples of: 2 per halving."""
+    halvings = 0
+    for network in (self.generator_ab, self.generator_ba):
+      count = sum(1 for layer in network.layers
+                  if isinstance(layer, keras.layers.Conv2D)
+                  and not isinstance(layer, keras.layers.Conv2DTranspose)
+                  and max(layer.strides) > 1)
+      halvings = max(halvings, count)
+    return 2 ** halvings
+
+  def translate_numpy(self, images: np.ndarray, direction: str = "a_to_b",
+                      batch_size: int = 64) -> np.ndarray:
+    """:meth:`translate` over a large array in batches, returning numpy."""
+    out = [self.translate(images[i:i + batch_size], direction).numpy()
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.float32)
+
+  def generate(self, num_samples: int, seed: int = 0, **kwargs: Any) -> tf.Tensor:
+    raise NotImplementedError(f"{type(self).__name__} translates images; use translate()")
+
+  def preview(self, source: Any, num: int = 8, seed: int = 0, **kwargs: Any) -> np.ndarray:
+    """A picture of six rows: a, G(a), F(G(a)), b, F(b), G(F(b)).
+
+    At most 16 columns (8 for images of 128 px or more), so the picture stays viewable.
+
+    Returns:
+      uint8 [H', W', 3].
+    """
+    from tf_gans import visualize
+    height = self.image_shape[0]
+    num = max(1, min(num, 8 if height >= 128 else 16))
+    data = source.take(num, seed=seed)
+    a, b = data["a"], data["b"]
+    ab = self.translate_numpy(a, "a_to_b")
+    ba = self.translate_numpy(b, "b_to_a")
+    rows = [a, ab, self.translate_numpy(ab, "b_to_a"), b, ba, self.translate_numpy(ba, "a_to_b")]
+    grid = visualize.image_grid(np.concatenate(rows), rows=6)
+    return visualize.upscale(grid, max(1, 64 // height))
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration shared by translation models.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TranslationConfig(TrainConfig):
+  """Settings every two-domain translation run has; None = the model's default."""
+
+  dataset: str = option("digits_recolour", "Two unpaired domains: digits_recolour (embedded, "
+                        "known ground truth), unpaired_folder (--data_dir with trainA/ trainB/ "
+                        "testA/ testB/) or cycle_gan/<name> (TFDS, e.g. cycle_gan/horse2zebra).")
+  image_size: int | None = option(None, "Training crop size; default 256 for image files "
+                                  "(CycleGAN; 64 for DiscoGAN), 32 for digits_recolour.")
+  load_size: int = option(0, "Image files are resized to this before the random crop; 0: "
+                          "286/256 × image_size (286 at 256 px).")
+  flip: bool = option(True, "Random horizontal flips of training images from files.")
+  gan_loss: str | None = option(None, "Adversarial loss: least_squares | nonsaturating | "
+                                "minimax | hinge | wasserstein.")
+  learning_rate: float | None = option(None, "Adam learning rate; default 2e-4.")
+  beta_1: float | None = option(None, "Adam β1; default 0.5.")
+  beta_2: float | None = option(None, "Adam β2; default 0.999.")
+  lr_decay_start: float | None = option(None, "Fraction of the run after which the learning "
+                                        "rate decays linearly to 0; 1 keeps it constant.")
+  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
+                                      "default train_steps. A resumed run keeps its saved "
+                                      "value, so a longer --train_steps does not restart "
+                                      "the decay.")
+  pool_size: int | None = option(None, "Generated images kept per domain and shown to the "
+                                 "discriminators (image pool); 0 disables it.")
+  generator_filters: int = option(64, "Filters of the generators' first layer.")
+  discriminator_filters: int = option(64, "Filters of the discriminators' first layer.")
+  norm: str | None = option(None, "Normalisation in the networks: instance | batch | none.")
+
+  # Defaults that differ between the models; subclasses override.
+  _defaults = {"gan_loss": "least_squares", "learning_rate": 2e-4, "beta_1": 0.5,
+               "beta_2": 0.999, "lr_decay_start": 0.5, "pool_size": 50, "norm": "instance",
+               "file_image_size": 256, "digits_image_size": 32}
+
+  def data_options(self) -> dict[str, Any]:
+    """Data settings passed to the dataset builder (tf_gans.training.build)."""
+    return {"load_size": self.load_size, "flip": self.flip}
+
+  def resolve(self) -> "TranslationConfig":
+    defaults = self._defaults
+    for name in ("gan_loss", "learning_rate", "beta_1", "beta_2", "lr_decay_start", "pool_size",
+                 "norm"):
+      if getattr(self, name) is None:
+        setattr(self, name, defaults[name])
+    losses.get_gan_loss(self.gan_loss)  # ValueError naming the known losses
+    from tf_gans.networks.common import check_norm
+    check_norm(self.norm)
+    if self.image_size is None:
+      self.image_size = (defaults["digits_image_size"] if self.dataset == "digits_recolour"
+                         else defaults["file_image_size"])
+    if self.image_size < 8:
+      raise ValueError(f"image_size must be at least 8, got {self.image_size}")
+    if self.load_size and self.load_size < self.image_size:
+      raise ValueError(f"load_size {self.load_size} is smaller than image_size "
+                       f"{self.image_size}; it must be at least as large (0: automatic)")
+    if not 0.0 <= self.lr_decay_start <= 1.0:
+      raise ValueError(f"lr_decay_start must be a fraction in [0, 1], got {self.lr_decay_start}")
+    if self.lr_decay_steps is None:
+      self.lr_decay_steps = self.train_steps
+    if self.pool_size < 0:
+      raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
+    if self.learning_rate <= 0:
+      raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+    if self.generator_filters < 1 or self.discriminator_filters < 1:
+      raise ValueError("generator_filters and discriminator_filters must be positive, got "
+                       f"{self.generator_filters} and {self.discriminator_filters}")
+    if self.dataset == "unpaired_folder" and not self.data_dir:
+      # Stop before anything is built, with the way out.
+      raise ValueError(
+          "no training data: pass --data_dir=DATA where DATA holds trainA/ and trainB/ "
+          "folders of images (or --dataset=cycle_gan/horse2zebra --data_dir=TFDS_DIR); for "
+          "an offline run on embedded data use --flagfile=configs/cyclegan_quick.flags or "
+          "--dataset=digits_recolour")
+    super().resolve()
+    return self
+
+
+def check_translation_source(model: str, source: Any) -> tuple[int, int, int]:
+  """The image shape of a two-domain source; ValueError for other data."""
+  if source.kind != "image_pairs":
+    raise ValueError(f"{model} translates between two image domains; dataset {source.name!r} "
+                     f"holds {source.kind}. Use {FILE_DATASETS_HINT}")
+  return tuple(int(s) for s in source.info["image_shape"])
+
+
+def translation_optimizers(config: TranslationConfig) -> dict[str, keras.optimizers.Optimizer]:
+  """Adam for each group, constant then linearly decayed to 0 (CycleGAN's schedule)."""
+  def adam():
+    schedule = LinearDecay(config.learning_rate, config.lr_decay_steps, config.lr_decay_start)
+    # PyTorch's Adam epsilon, as in both reference codes.
+    return keras.optimizers.Adam(schedule, beta_1=config.beta_1, beta_2=config.beta_2,
+                                 epsilon=1e-8)
+  return {"generator_optimizer": adam(), "discriminator_optimizer": adam()}
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation.
+# ---------------------------------------------------------------------------------------
+
+CLASSIFIER_FILE = "digit_classifier.pkl"
+
+
+def digit_features(images: np.ndarray, cells: int = 8) -> np.ndarray:
+  """Domain-independent features of digit images: their shape, not their colours.
+
+  Grey level (channel mean), turned so the background (the 2-pixel frame) is dark,
+  stretched to [0, 1] per image and averaged over a cells × cells grid (8×8: the
+  digits' own resolution). A translation with the right digit in slightly wrong
+  colours still reads as that digit; colour accuracy is what the error to the true
+  translation measures.
+  """
+  grey = np.asarray(images, np.float32).mean(axis=-1)
+  n, h, w = grey.shape
+  flat = grey.reshape(n, -1)
+  frame = np.concatenate([grey[:, :2].reshape(n, -1), grey[:, -2:].reshape(n, -1),
+                          grey[:, :, :2].reshape(n, -1), grey[:, :, -2:].reshape(n, -1)], 1)
+  grey = np.where((frame.mean(1) > flat.mean(1))[:, None, None], -grey, grey)
+  low = grey.reshape(n, -1).min(1)[:, None, None]
+  high = grey.reshape(n, -1).max(1)[:, None, None]
+  grey = (grey - low) / np.maximum(high - low, 1e-3)
+  if h % cells or w % cells:
+    raise ValueError(f"digit images of {h}x{w} px do not divide into {cells}x{cells} cells")
+  return grey.reshape(n, cells, h // cells, cells, w // cells).mean(axis=(2, 4)).reshape(n, -1)
+
+
+class DigitClassifier:
+  """Reads digits in either domain: an RBF support-vector machine on :func:`digit_features`.
+
+  Trained on the real training images of both domains; 98.9 % on the held-out real
+  digits of each domain of digits_recolour at 32 px. Small, trained in a second, with
+  no dependence on the TensorFlow precision policy.
+  """
+
+  def __init__(self, images: np.ndarray, labels: np.ndarray):
+    from sklearn.svm import SVC
+    self.svm = SVC(C=10.0, gamma="scale").fit(digit_features(images), labels)
+
+  def predict(self, images: np.ndarray) -> np.ndarray:
+    return self.svm.predict(digit_features(images))
+
+  def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(self.predict(images) == labels))
+
+
+def digit_classifier(train_source: Any, model_dir: str | None) -> DigitClassifier:
+  """The classifier cached in model_dir (trained on the real training images of both
+  domains on first use)."""
+  import pickle
+  path = os.path.join(model_dir, CLASSIFIER_FILE) if model_dir else None
+  if path and os.path.exists(path):
+    with open(path, "rb") as f:
+      return pickle.load(f)
+  from tf_gans.data.translation import evaluation_images
+  data = evaluation_images(train_source)
+  classifier = DigitClassifier(np.concatenate([data["a"], data["b"]]),
+                               np.concatenate([data["label_a"], data["label_b"]]))
+  if path:
+    os.makedirs(model_dir, exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+      pickle.dump(classifier, f)
+    os.replace(path + ".tmp", path)
+  return classifier
+
+
+def evaluate_translation(gan: TwoDomainGAN, config: TranslationConfig, source: Any, *,
+                         num_samples: int = 2500, seed: int = 0, model_dir: str | None = None,
+                         **_: Any) -> dict[str, Any]:
+  """Measures a translation model on the held-out (test) split.
+
+  Always: the cycle errors ``mean|F(G(a)) - a|`` and ``mean|G(F(b)) - b|`` on a [0, 1]
+  scale. On data with a known ground truth (digits_recolour): the mean absolute error
+  of G(a) and F(b) to the true translations ([0, 1] scale), and label preservation: the
+  share of translated digits a classifier of real digits (trained on both domains,
+  cached in model_dir) still reads as the source digit, next to its accuracy on real
+  test digits (the ceiling).
+
+  Returns:
+    A flat dict of floats (and the number of test examples).
+  """
+  del seed
+  from tf_gans import data as data_lib
+  from tf_gans.data.translation import evaluation_images
+  try:
+    test = data_lib.make_source(config.dataset, config.data_dir, config.image_size, split="test",
+                                **config.data_options())
+    split = "test"
+  except ValueError:
+    test, split = source, "train"  # no testA/testB: measure on training images
+  data = evaluation_images(test, num_samples)
+  a, b = data["a"], data["b"]
+  ab = gan.translate_numpy(a, "a_to_b")
+  ba = gan.translate_numpy(b, "b_to_a")
+  aba = gan.translate_numpy(ab, "b_to_a")
+  bab = gan.translate_numpy(ba, "a_to_b")
+  # Images live in [-1, 1]; halving an absolute difference puts it on a [0, 1] scale.
+  out: dict[str, Any] = {"split": split, "examples_a": int(len(a)), "examples_b": int(len(b))}
+  truth_ab, truth_ba = test.info.get("true_a_to_b"), test.info.get("true_b_to_a")
+  if truth_ab is not None and truth_ba is not None:
+    out["error_to_truth_a_to_b"] = float(np.mean(np.abs(ab - truth_ab(a)))) / 2
+    out["error_to_truth_b_to_a"] = float(np.mean(np.abs(ba - truth_ba(b)))) / 2
+    out["error_to_truth"] = (out["error_to_truth_a_to_b"] + out["error_to_truth_b_to_a"]) / 2
+  out["cycle_error_a"] = float(np.mean(np.abs(aba - a))) / 2
+  out["cycle_error_b"] = float(np.mean(np.abs(bab - b))) / 2
+  out["cycle_error"] = (out["cycle_error_a"] + out["cycle_error_b"]) / 2
+  if "label_a" in data and "label_b" in data:
+    classifier = digit_classifier(source, model_dir)
+    out["classifier_accuracy_real"] = (classifier.accuracy(a, data["label_a"]) +
+                                       classifier.accuracy(b, data["label_b"])) / 2
+    out["label_preservation_a_to_b"] = classifier.accuracy(ab, data["label_a"])
+    out["label_preservation_b_to_a"] = classifier.accuracy(ba, data["label_b"])
+    out["label_preservation"] = (out["label_preservation_a_to_b"] +
+                                 out["label_preservation_b_to_a"]) / 2
+  return out

@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Exports a trained model_dir's generators as a SavedModel version for TF Serving.
+
+  python tools/export.py --model_dir=runs/wgan_toy --export_base=exports
+  # -> exports/wgan_toy/1/{saved_model.pb, variables/, assets.extra/}
+
+Each run adds the next version (TF Serving serves the highest one). The version is
+written into a hidden temporary folder and renamed into place when complete, so a
+server polling EXPORT_BASE never sees half a model. --models_config also writes
+EXPORT_BASE/models.config listing every model there, for serving several at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import _common  # noqa: F401  (sets up sys.path and the TF log level)
+from _common import FLAGS, UserError, run_main
+from absl import flags
+
+flags.DEFINE_string("model_dir", None, "A model_dir written by tools/train.py.")
+flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest).")
+flags.DEFINE_string("export_base", None, "Folder of served models; the export goes to "
+                    "EXPORT_BASE/MODEL_NAME/VERSION.")
+flags.DEFINE_string("model_name", None, "Name TF Serving serves the model under (default: "
+                    "the model_dir's folder name).")
+flags.DEFINE_integer("version", None, "Version number (default: one more than the highest "
+                     "present).")
+flags.DEFINE_enum("warmup", "auto", ["auto", "always", "never"],
+                  "Write warm-up requests into assets.extra: auto = when "
+                  "tensorflow-serving-api is installed.")
+flags.DEFINE_bool("models_config", False, "Also write EXPORT_BASE/models.config listing every "
+                  "model under EXPORT_BASE (TF Serving's --model_config_file).")
+flags.DEFINE_string("serving_base_path", "/models", "Where the server sees EXPORT_BASE, for "
+                    "models.config (the tensorflow/serving container's /models).")
+flags.DEFINE_string("keras_dir", None, "Also write each generator alone with Keras "
+                    "Model.export into this folder.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UserError(f"unexpected arguments {' '.join(argv[1:])!r}")
+  if not FLAGS.model_dir:
+    raise UserError("--model_dir is required")
+  if not FLAGS.export_base:
+    raise UserError("--export_base is required: the folder TF Serving serves models from")
+  from tf_gans import export
+  warmup = {"auto": None, "always": True, "never": False}[FLAGS.warmup]
+  result = export.export_model_dir(FLAGS.model_dir, FLAGS.export_base,
+                                   model_name=FLAGS.model_name, checkpoint=FLAGS.checkpoint,
+                                   version=FLAGS.version, warmup=warmup)
+  signatures = ", ".join(sorted(result.metadata["signatures"]))
+  print(f"exported {result.model_name} version {result.version} (step "
+        f"{result.metadata['step']}) to {result.path}\n  signatures: {signatures}")
+  if FLAGS.keras_dir:
+    from tf_gans import training
+    gan, config, _ = training.load(FLAGS.model_dir, FLAGS.checkpoint)
+    for name, path in export.export_keras_generators(gan, config, FLAGS.keras_dir).items():
+      print(f"  keras Model.export of {name}: {path}")
+  if FLAGS.models_config:
+    path = os.path.join(FLAGS.export_base, "models.config")
+    models = export.served_models(FLAGS.export_base, FLAGS.serving_base_path)
+    export.write_models_config(path, models)
+    print(f"  wrote {path} ({', '.join(m.name for m in models)})")
+  base = os.path.abspath(os.path.join(FLAGS.export_base, result.model_name))
+  print(f"serve it:\n  docker run --rm -p 8501:8501 -p 8500:8500 -v {base}:/models/"
+        f"{result.model_name} -e MODEL_NAME={result.model_name} tensorflow/serving")
+
+
+if __name__ == "__main__":
+  run_main(main)
