@@ -42,10 +42,10 @@ ROWS = {
     "wgan_gp_toy": ("wgan", dict(dataset="8gaussians", hidden_units=512, hidden_layers=3), "points", 0, 256),
     "wgan_gp_64px": ("wgan", dict(dataset="digits", base_channels=64), "images", 64, 64),
     "cgan_32px": ("cgan", dict(dataset="digits"), "labelled", 32, 64),
-    "cyclegan_128_b1": ("cyclegan", dict(dataset="digits_colour"), "pairs", 128, 1),
-    "cyclegan_128_b4": ("cyclegan", dict(dataset="digits_colour"), "pairs", 128, 4),
-    "cyclegan_256_b1": ("cyclegan", dict(dataset="digits_colour"), "pairs", 256, 1),
-    "cyclegan_256_b4": ("cyclegan", dict(dataset="digits_colour"), "pairs", 256, 4),
+    "cyclegan_128_b1": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 128, 1),
+    "cyclegan_128_b4": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 128, 4),
+    "cyclegan_256_b1": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 256, 1),
+    "cyclegan_256_b4": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 256, 4),
 }
 
 flags.DEFINE_list("rows", list(ROWS), "Rows to measure.")
@@ -193,8 +193,7 @@ def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
     for i in range(num_files):
       Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
           os.path.join(folder, domain, f"{i}.jpg"), quality=90)
-  source = data.make_source("folder_pairs", folder, size) if "folder_pairs" in data.dataset_names() \
-      else data.folder_source(os.path.join(folder, "trainA"), size)
+  source = data.make_source("unpaired_folder", folder, size)
   ds = iter(data.make_dataset(source, global_batch=4, seed=0))
   next(ds)
   t = time.perf_counter()
