@@ -24,14 +24,13 @@ import tensorflow as tf
 # model name -> tiny config fields of the real model (any dataset it accepts offline).
 REAL_MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     "wgan": dict(dataset="digits", base_channels=4, latent_dim=8, batch_size=8, n_critic=1),
-    # The real models' tiny configs (switch a model from its stand-in by adding it):
-    # "cgan": dict(dataset="digits", base_channels=4, latent_dim=8, batch_size=8,
-    #              embedding_dim=4, feature_units=8),
-    # "cyclegan": dict(dataset="digits_recolour", image_size=16, generator_filters=4,
-    #                  discriminator_filters=4, num_res_blocks=1, discriminator_layers=1,
-    #                  batch_size=2),
-    # "discogan": dict(dataset="digits_recolour", image_size=16, generator_filters=4,
-    #                  discriminator_filters=4, batch_size=2),
+    "cgan": dict(dataset="digits", base_channels=4, latent_dim=8, batch_size=8,
+                 embedding_dim=4, feature_units=8),
+    "cyclegan": dict(dataset="digits_recolour", image_size=16, generator_filters=4,
+                     discriminator_filters=4, num_res_blocks=1, discriminator_layers=1,
+                     batch_size=2),
+    "discogan": dict(dataset="digits_recolour", image_size=16, generator_filters=4,
+                     discriminator_filters=4, batch_size=2),
 }
 
 
