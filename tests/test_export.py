@@ -28,8 +28,8 @@ from tf_gans import export
 from tf_gans.models.wgan import WGANConfig
 
 sys.path.insert(0, os.path.dirname(__file__))
-import _standins  # noqa: E402
-from _standins import make_gan  # noqa: E402
+import _tiny_gans  # noqa: E402
+from _tiny_gans import make_gan  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL_MODEL = "digits_wgan"
@@ -297,7 +297,7 @@ def test_signatures_take_float32_int_or_string_whatever_the_precision(exports, k
   elif model == "wgan_points":
     assert signatures["serving_default"]["outputs"] == {"samples": ["float32", [None, 2]]}
   elif model == "cgan":
-    latent = _standins.REAL_MODEL_CONFIGS.get("cgan", {}).get("latent_dim", 4)
+    latent = _tiny_gans.TINY_CONFIGS["cgan"]["latent_dim"]
     assert signatures["serving_default"]["inputs"] == {"z": ["float32", [None, latent]],
                                                        "label": ["int32", [None]]}
     assert signatures["sample"]["inputs"] == {"label": ["int32", [None]], "seed": ["int64", []]}
@@ -408,8 +408,11 @@ def test_sample_signature_refuses_too_many_samples_and_bad_labels(exports):
     wgan.signatures["sample"](num_samples=tf.constant(export.MAX_SAMPLES_PER_REQUEST + 1),
                               seed=tf.constant(0, tf.int64))
   cgan = tf.saved_model.load(exports["paths"]["cgan-float32"])
-  with pytest.raises(tf.errors.InvalidArgumentError, match=r"label must be in \[0, 3\)"):
-    cgan.signatures["sample"](label=tf.constant([0, 3]), seed=tf.constant(0, tf.int64))
+  n = 10  # the embedded digits' classes
+  with pytest.raises(tf.errors.InvalidArgumentError, match=rf"label must be in \[0, {n}\)"):
+    cgan.signatures["sample"](label=tf.constant([0, n]), seed=tf.constant(0, tf.int64))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=rf"label must be in \[0, {n}\)"):
+    cgan.signatures["sample"](label=tf.constant([-1]), seed=tf.constant(0, tf.int64))
 
 
 # -- versions, warm-up, models.config ------------------------------------------------------

@@ -26,7 +26,7 @@ from tf_gans import export, serving
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _fake_serving import FakeGrpcServing, FakeRestServing, Models  # noqa: E402
-from _standins import make_gan  # noqa: E402
+from _tiny_gans import make_gan  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 needs_serving_api = pytest.mark.skipif(
@@ -44,6 +44,9 @@ def png(array: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
+TEST_IMAGE = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+
+
 def closed_port() -> int:
   """A port on 127.0.0.1 nothing listens on."""
   with socket.socket() as s:
@@ -53,7 +56,7 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-  """Exports of a WGAN (two versions), a conditional and a translation stand-in."""
+  """Exports of a tiny WGAN (two versions), conditional GAN and CycleGAN."""
   base = tmp_path_factory.mktemp("served")
   gan, config = make_gan("wgan", "float32")
   v1 = export.export_gan(gan, config, str(base), model_name="wgan_digits", warmup=False)
@@ -68,9 +71,15 @@ def served(tmp_path_factory):
   t_export = export.export_gan(translator, t_config, str(base), model_name="translator",
                                warmup=False)
   keras.mixed_precision.set_dtype_policy("float32")
+  # What the translator's encoded-image signature answers when called directly: the
+  # client must hand back exactly these bytes.
+  loaded = tf.saved_model.load(t_export.path)
+  want_png = loaded.signatures["a_to_b_encoded"](
+      images_bytes=tf.constant([png(TEST_IMAGE)]))["images_bytes"][0].numpy()
   models = Models({"wgan_digits": {1: v1.path, 2: v2.path}, "cgan": {1: cgan_export.path},
                    "translator": {1: t_export.path}})
-  return {"gan": gan, "want_v1": want_v1, "cgan": cgan, "models": models}
+  return {"gan": gan, "want_v1": want_v1, "cgan": cgan, "translator": translator,
+          "want_png": want_png, "models": models}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +159,7 @@ def test_answers_in_the_documented_formats_are_parsed():
     serving.decode_response({"result": [1]})
 
 
-# -- REST against the stand-in server ------------------------------------------------------
+# -- REST against the fake server ------------------------------------------------------
 
 
 def test_rest_sample_and_generate_match_the_generator(served, rest):
@@ -183,22 +192,22 @@ def test_rest_conditional_sample_and_status(served, rest):
   noise = tf.random.stateless_normal([2, gan.latent_dim], [5, 0])
   np.testing.assert_allclose(out["images"], gan.generator(noise, np.array([2, 0], np.int32)),
                              atol=1e-6)
-  with pytest.raises(serving.RequestRejectedError, match=r"label must be in \[0, 3\)"):
-    client.sample(labels=[3], seed=0)
+  n = gan.num_classes
+  with pytest.raises(serving.RequestRejectedError, match=rf"label must be in \[0, {n}\)"):
+    client.sample(labels=[n], seed=0)
   status = serving.RestClient(rest.url, "wgan_digits").status()
   assert [s["version"] for s in status["model_version_status"]] == ["1", "2"]
   assert rest.requests[-1][:2] == ("GET", "/v1/models/wgan_digits")
 
 
-def test_rest_translates_encoded_images_as_base64(rest):
-  image = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+def test_rest_translates_encoded_images_as_base64(served, rest):
   client = serving.RestClient(rest.url, "translator")
-  (back,) = client.translate_files([png(image)], "a_to_b")
+  (back,) = client.translate_files([png(TEST_IMAGE)], "a_to_b")
   body = rest.requests[-1][2]
   assert body["signature_name"] == "a_to_b_encoded"
   assert list(body["inputs"]) == ["images_bytes"] and set(body["inputs"]["images_bytes"][0]) == {"b64"}
-  # The stand-in's A -> B negates.
-  np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(back))), 255 - image)
+  assert back == served["want_png"]
+  assert np.asarray(Image.open(io.BytesIO(back))).shape == TEST_IMAGE.shape
 
 
 def test_rest_metadata_says_what_is_served(rest):
@@ -230,7 +239,7 @@ def test_rest_errors_are_clear(rest):
     serving.connect("tcp://localhost:8500", "wgan_digits")
 
 
-# -- gRPC against the stand-in server ------------------------------------------------------
+# -- gRPC against the fake server ------------------------------------------------------
 
 
 @needs_serving_api
@@ -242,11 +251,11 @@ def test_grpc_sample_translate_and_status(served, grpc_server):
     meta = client.export_metadata()
     assert meta["model"] == "wgan" and meta["version"] == 1
   with serving.connect(f"grpc://{grpc_server.target}", "translator") as client:
-    image = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
-    (back,) = client.translate_files([png(image)], "a_to_b")
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(back))), 255 - image)
-    x = np.zeros((1, 16, 16, 3), np.float32)
-    np.testing.assert_array_equal(client.translate(x, "a_to_b")["images"], -x)
+    (back,) = client.translate_files([png(TEST_IMAGE)], "a_to_b")
+    assert back == served["want_png"]
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    want = served["translator"].generator_ab(x, training=False).numpy()
+    np.testing.assert_allclose(client.translate(x, "a_to_b")["images"], want, atol=1e-5)
   with serving.GrpcClient(grpc_server.target, "wgan_digits") as client:
     status = client.status()
   assert [s["version"] for s in status["model_version_status"]] == ["1", "2"]
