@@ -83,3 +83,21 @@ def test_bad_groups_are_refused():
   with pytest.raises(ValueError, match="has 2 rows, expected 3"):
     data.Source(name="s", kind="images",
                 groups={"x": data.Group(size=3, arrays={"x": np.zeros((2, 1))})})
+
+
+def test_tfds_image_dataset_with_mock_data():
+  import tensorflow_datasets as tfds
+  with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+    source = data.make_source("mnist")
+  assert source.kind == "images" and source.groups["x"].size == 12
+  assert tuple(source.info["image_shape"]) == (28, 28, 1) and source.info["num_classes"] == 10
+  batch = _take(data.make_dataset(source, global_batch=4, seed=0), 1)[0]
+  assert batch["x"].shape == (4, 28, 28, 1) and batch["label"].dtype == np.int32
+  assert -1 <= batch["x"].min() and batch["x"].max() <= 1 and batch["x"].std() > 0.05
+  assert np.all((0 <= batch["label"]) & (batch["label"] < 10))
+
+
+def test_tfds_dataset_not_prepared_says_what_to_do():
+  with pytest.raises(ValueError, match=r"TFDS dataset 'cifar10' is not prepared in /nonexistent.*"
+                     r"tfds build cifar10.*--dataset=digits"):
+    data.make_source("cifar10", "/nonexistent/tfds")

@@ -6,6 +6,7 @@ Images are float32 in [-1, 1] (the generators' tanh range), NHWC.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -58,28 +59,49 @@ def digits_source(split: str = "train") -> Source:
                       "class_names": [str(i) for i in range(10)]})
 
 
+def load_tfds(name: str, data_dir: str | None, offline_hint: str, **kwargs: Any) -> Any:
+  """``tfds.load`` of a prepared dataset (never a download), with one-line errors.
+
+  Args:
+    name: The TFDS name, with its split-independent config (e.g. "cycle_gan/horse2zebra").
+    data_dir: TFDS's data folder; empty or None for its default.
+    offline_hint: What else the user can pass, ending the error of a missing dataset.
+    **kwargs: Further ``tfds.load`` arguments (split, as_supervised, ...).
+
+  Raises:
+    ValueError: for an unknown name, or a dataset not prepared in data_dir (nothing can
+      be downloaded on an offline machine): the message says where TFDS looked.
+  """
+  import tensorflow_datasets as tfds
+  try:
+    return tfds.load(name, data_dir=data_dir or None, download=False, **kwargs)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise ValueError(f"unknown TFDS dataset {name!r}") from e
+  except (AssertionError, FileNotFoundError, OSError) as e:
+    raise ValueError(
+        f"TFDS dataset {name!r} is not prepared in {data_dir or 'the default TFDS folder'} "
+        f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); run `tfds build {name}` "
+        f"where there is internet access and pass its folder as --data_dir, or {offline_hint}"
+    ) from None
+
+
 def tfds_arrays(name: str, split: str = "train", data_dir: str | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
   """Loads a TFDS image classification dataset fully into memory.
 
   Raises:
-    ValueError: if the dataset is not prepared in data_dir (it cannot be downloaded on
-      an offline machine): the message says where TFDS looked.
+    ValueError: if the dataset is unknown or not prepared in data_dir.
   """
   import tensorflow_datasets as tfds
-  try:
-    ds, info = tfds.load(name, split=split, data_dir=data_dir or None, as_supervised=True,
-                         batch_size=-1, download=False, with_info=True)
-  except tfds.core.registered.DatasetNotFoundError as e:
-    raise ValueError(f"unknown TFDS dataset {name!r}") from e
-  except (AssertionError, FileNotFoundError, OSError) as e:
-    # Nothing can be downloaded on an offline machine: say how to provide the data.
-    raise ValueError(
-        f"TFDS dataset {name!r} is not prepared in {data_dir or 'the default TFDS folder'} "
-        f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); run `tfds build {name}` "
-        "where there is internet access and pass its folder as --data_dir, or use the "
-        "embedded --dataset=digits") from None
-  images, labels = tfds.as_numpy(ds)
+  ds, info = load_tfds(name, data_dir, "use the embedded --dataset=digits", split=split,
+                       as_supervised=True, with_info=True)
+  # Batches of a fixed size, not batch_size=-1: that one whole-split batch aborts the
+  # process on generator-backed datasets (tfds.testing.mock_data).
+  parts = list(tfds.as_numpy(ds.batch(4096)))
+  if not parts:
+    raise ValueError(f"TFDS dataset {name!r} split {split!r} is empty")
+  images = np.concatenate([p[0] for p in parts])
+  labels = np.concatenate([p[1] for p in parts])
   class_names = list(info.features["label"].names) if "label" in info.features else []
   return to_unit_range(images), labels.astype(np.int32), class_names
 

@@ -32,7 +32,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tf_gans.data.images import check_images, decode_image, digits_arrays, list_images
+from tf_gans.data.images import (check_images, decode_image, digits_arrays, list_images,
+                                  load_tfds)
 from tf_gans.data.pipeline import Group, Source
 
 KIND = "image_pairs"
@@ -263,18 +264,9 @@ def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int 
 def _tfds_encoded_images(name: str, split: str, data_dir: str | None) -> list[bytes]:
   """The encoded image files of one TFDS split, without decoding them."""
   import tensorflow_datasets as tfds
-  try:
-    ds = tfds.load(name, split=split, data_dir=data_dir or None, download=False,
-                   decoders={"image": tfds.decode.SkipDecoding()})
-  except tfds.core.registered.DatasetNotFoundError as e:
-    raise ValueError(f"unknown TFDS dataset {name!r}") from e
-  except (AssertionError, FileNotFoundError, OSError) as e:
-    # Nothing can be downloaded on an offline machine: say how to provide the data.
-    raise ValueError(
-        f"TFDS dataset {name!r} is not prepared in {data_dir or 'the default TFDS folder'} "
-        f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); run `tfds build {name}` "
-        "where there is internet access and pass its folder as --data_dir, or use the folder "
-        "layout (--dataset=unpaired_folder --data_dir=DATA with trainA/ and trainB/)") from None
+  ds = load_tfds(
+      name, data_dir, "use the folder layout (--dataset=unpaired_folder --data_dir=DATA with "
+      "trainA/ and trainB/)", split=split, decoders={"image": tfds.decode.SkipDecoding()})
   encoded = []
   for example in ds.as_numpy_iterator():
     image = example["image"]
