@@ -51,7 +51,7 @@ ROWS = {
 flags.DEFINE_list("rows", list(ROWS), "Rows to measure.")
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16", "mixed_float16"], "Precisions.")
 flags.DEFINE_list("jit", ["false", "true"], "jit_compile settings.")
-flags.DEFINE_integer("steps", 0, "Steps per timed call (0: by row: 50 toy, 5 images, 2 CycleGAN).")
+flags.DEFINE_integer("steps", 0, "Steps per timed call (0: by row: 50 toy, 2 images).")
 flags.DEFINE_integer("repeats", 3, "Timed calls; the median is reported.")
 flags.DEFINE_bool("compare", True, "Also measure bare step, fit() and 2 replicas (float32, no jit).")
 flags.DEFINE_string("output", "", "Write all measurements as JSON here.")
@@ -214,7 +214,8 @@ def run_one(spec: dict) -> dict:
 
 
 def default_steps(row: str) -> int:
-  return FLAGS.steps or (50 if "toy" in row else 2 if "cyclegan" in row else 5)
+  # About 10-40 s per timed call on a 2-core CPU.
+  return FLAGS.steps or (50 if "toy" in row else 2)
 
 
 def main(argv):
@@ -231,17 +232,21 @@ def main(argv):
   peak = run_one({"mode": "peak"})
   print(f"matmul peak: {peak['float32']:.0f} GFLOP/s float32, {peak['bfloat16']:.0f} GFLOP/s bfloat16")
   results = []
+
+  def record(result: dict) -> None:
+    results.append(result)
+    print(json.dumps(result), flush=True)
+    if FLAGS.output:  # after every measurement, so an interrupted run keeps what it measured
+      save(FLAGS.output, peak, results, [])
+
   for row in FLAGS.rows:
     base = {"row": row, "steps": default_steps(row), "repeats": FLAGS.repeats, "replicas": 1}
     for precision in FLAGS.precisions:
       for jit in FLAGS.jit:
-        results.append(run_one({**base, "mode": "loop", "precision": precision,
-                                "jit": jit == "true"}))
-        print(json.dumps(results[-1]), flush=True)
+        record(run_one({**base, "mode": "loop", "precision": precision, "jit": jit == "true"}))
     if FLAGS.compare:
       for extra in ({"mode": "bare"}, {"mode": "fit"}, {"mode": "loop", "replicas": 2}):
-        results.append(run_one({**base, "precision": "float32", "jit": False, **extra}))
-        print(json.dumps(results[-1]), flush=True)
+        record(run_one({**base, "precision": "float32", "jit": False, **extra}))
   pipelines = [run_one({"mode": "pipeline", "size": s}) for s in (128, 256)]
 
   flops = {r["row"]: r["flops_per_step"] for r in results if "flops_per_step" in r}
@@ -262,9 +267,24 @@ def main(argv):
     if "error" not in p:
       print(f"input pipeline ({p['source']}, {p['image_size']} px): {p['examples_per_second']:.1f} examples/s")
   if FLAGS.output:
-    with open(FLAGS.output, "w", encoding="utf-8") as f:
-      json.dump({"machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                 "peak_gflops": peak, "results": results, "pipelines": pipelines}, f, indent=2)
+    save(FLAGS.output, peak, results, pipelines)
+
+
+def save(path: str, peak: dict, results: list, pipelines: list) -> None:
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump({"command": " ".join(sys.argv),
+               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "processor": _processor()},
+               "peak_gflops": peak, "results": results, "pipelines": pipelines}, f, indent=2)
+
+
+def _processor() -> str:
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+    return names[0] if names else platform.processor()
+  except OSError:
+    return platform.processor()
 
 
 if __name__ == "__main__":

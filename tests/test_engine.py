@@ -248,3 +248,17 @@ def test_bfloat16_training_follows_the_float32_loss_curve(tmp_path):
   for name in ("discriminator_loss", "generator_loss", "critic_grad_norm_mean"):
     f32, bf16 = curves["float32"][name], curves["mixed_bfloat16"][name]
     assert abs(f32 - bf16) <= 0.05 + 0.1 * abs(f32), (name, f32, bf16)
+
+
+def test_bfloat16_warning_only_where_bfloat16_is_emulated(tmp_path):
+  from tf_gans.training import strategy
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\n")
+  flags = strategy.cpu_flags(str(cpuinfo))
+  assert flags == {"fpu", "sse2", "avx2", "fma"}
+  assert "emulated" in strategy.bfloat16_warning(flags, has_gpu=False)
+  assert strategy.bfloat16_warning(flags | {"avx512_bf16"}, has_gpu=False) is None
+  assert strategy.bfloat16_warning(flags | {"amx_bf16"}, has_gpu=False) is None
+  assert strategy.bfloat16_warning(flags, has_gpu=True) is None
+  assert strategy.cpu_flags(str(tmp_path / "missing")) == set()
+  assert strategy.bfloat16_warning(set(), has_gpu=False) is None  # unknown CPU: no guess

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from absl import logging
 import keras
 import tensorflow as tf
 
@@ -69,7 +70,39 @@ def task_id(strategy: tf.distribute.Strategy) -> int:
   return int(resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
 
 
+_NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
+  """The instruction-set flags of this machine's CPU (empty where they cannot be read)."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("flags"):
+          return set(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  return set()
+
+
+def bfloat16_warning(flags: set[str], has_gpu: bool) -> str | None:
+  """Why mixed_bfloat16 will be slow here, or None when it is not expected to be."""
+  if has_gpu or not flags or any(f in flags for f in _NATIVE_BF16_CPU_FLAGS):
+    return None
+  return ("mixed_bfloat16 on a CPU without bfloat16 instructions (AVX512-BF16 or AMX) is "
+          "emulated and much slower than float32 (about 11x for CycleGAN in "
+          "benchmarks/README.md); use --precision=float32 on this machine")
+
+
 def set_precision(name: str) -> None:
-  """Sets Keras's global dtype policy: float32 | mixed_float16 | mixed_bfloat16."""
+  """Sets Keras's global dtype policy: float32 | mixed_float16 | mixed_bfloat16.
+
+  Logs a warning when bfloat16 would be emulated (a CPU-only machine whose CPU lacks
+  bfloat16 instructions).
+  """
   _check_choice("precision", name, PRECISIONS)
   keras.mixed_precision.set_dtype_policy(name)
+  if name == "mixed_bfloat16":
+    warning = bfloat16_warning(cpu_flags(), bool(tf.config.list_physical_devices("GPU")))
+    if warning:
+      logging.warning(warning)
