@@ -37,6 +37,21 @@ def option(default: Any, help: str, **metadata: Any) -> Any:  # pylint: disable=
   return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
+def lr_decay_steps_option() -> Any:
+  """The --lr_decay_steps field every model's config declares (resolve fills it)."""
+  return option(None, "Length of the learning-rate schedule in steps; default train_steps. "
+                "A resumed run keeps its saved value, so a longer --train_steps does not "
+                "restart the decay.")
+
+
+def resolve_lr_decay(config: Any) -> None:
+  """Checks --lr_decay_start and fills --lr_decay_steps (default: the run's length)."""
+  if not 0.0 <= config.lr_decay_start <= 1.0:
+    raise ValueError(f"lr_decay_start must be a fraction in [0, 1], got {config.lr_decay_start}")
+  if config.lr_decay_steps is None:
+    config.lr_decay_steps = config.train_steps
+
+
 def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
   if value not in choices:
     raise ValueError(

@@ -39,12 +39,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_gans import losses, visualize
-from tf_gans.config import TrainConfig, _check_choice, option
+from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
+                            resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.conditional import (CONDITIONING, ConditionalDiscriminator,
                                           ConditionalGenerator)
-from tf_gans.training.schedules import LinearDecay
+from tf_gans.training.schedules import decaying_rate
 
 GAN_LOSSES = ("minimax", "nonsaturating", "hinge", "least_squares", "wasserstein")
 
@@ -255,10 +256,7 @@ class CGANConfig(TrainConfig):
   beta_2: float | None = option(None, "Adam β2; default 0.999 (0.9 with wasserstein).")
   lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
                                  "decay linearly to 0 (1: constant rate).")
-  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
-                                      "default train_steps. A resumed run keeps its saved "
-                                      "value, so a longer --train_steps does not restart "
-                                      "the decay.")
+  lr_decay_steps: int | None = lr_decay_steps_option()
   latent_dim: int | None = option(None, "Size of z; default 128.")
   base_channels: int = option(64, "Channels of the first conv layer (images).")
   embedding_dim: int = option(32, "Size of the label embedding (conditioning=concat).")
@@ -288,10 +286,7 @@ class CGANConfig(TrainConfig):
       self.beta_2 = 0.9 if wasserstein else 0.999
     if self.latent_dim is None:
       self.latent_dim = 128
-    if self.lr_decay_steps is None:
-      self.lr_decay_steps = self.train_steps
-    if not 0.0 <= self.lr_decay_start <= 1.0:
-      raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+    resolve_lr_decay(self)
     if self.minibatch_std and wasserstein:
       raise ValueError("minibatch_std couples the examples of a batch, which the gradient "
                        "penalty of gan_loss=wasserstein assumes independent; use one of them")
@@ -303,9 +298,8 @@ class CGANConfig(TrainConfig):
 
 def _optimizers(config: CGANConfig) -> dict[str, keras.optimizers.Optimizer]:
   def adam(updates_per_step):
-    rate = config.learning_rate
-    if config.lr_decay_start < 1.0:  # schedules count optimizer updates, not steps
-      rate = LinearDecay(rate, config.lr_decay_steps * updates_per_step, config.lr_decay_start)
+    rate = decaying_rate(config.learning_rate, config.lr_decay_start, config.lr_decay_steps,
+                         updates_per_step)
     return keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)
   return {"generator_optimizer": adam(1), "discriminator_optimizer": adam(config.n_critic)}
 

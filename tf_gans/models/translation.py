@@ -32,7 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_gans import losses
-from tf_gans.config import TrainConfig, _check_choice, option
+from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
+                            resolve_lr_decay)
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.training.image_pool import ImagePool
 from tf_gans.training.schedules import LinearDecay
@@ -286,10 +287,7 @@ class TranslationConfig(TrainConfig):
   beta_2: float | None = option(None, "Adam β2; default 0.999.")
   lr_decay_start: float | None = option(None, "Fraction of the run after which the learning "
                                         "rate decays linearly to 0; 1 keeps it constant.")
-  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
-                                      "default train_steps. A resumed run keeps its saved "
-                                      "value, so a longer --train_steps does not restart "
-                                      "the decay.")
+  lr_decay_steps: int | None = lr_decay_steps_option()
   pool_size: int | None = option(None, "Generated images kept per domain and shown to the "
                                  "discriminators (image pool); 0 disables it.")
   generator_filters: int = option(64, "Filters of the generators' first layer.")
@@ -322,10 +320,7 @@ class TranslationConfig(TrainConfig):
     if self.load_size and self.load_size < self.image_size:
       raise ValueError(f"load_size {self.load_size} is smaller than image_size "
                        f"{self.image_size}; it must be at least as large (0: automatic)")
-    if not 0.0 <= self.lr_decay_start <= 1.0:
-      raise ValueError(f"lr_decay_start must be a fraction in [0, 1], got {self.lr_decay_start}")
-    if self.lr_decay_steps is None:
-      self.lr_decay_steps = self.train_steps
+    resolve_lr_decay(self)
     if self.pool_size < 0:
       raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
     if self.learning_rate <= 0:

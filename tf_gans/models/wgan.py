@@ -27,12 +27,13 @@ import keras
 import tensorflow as tf
 
 from tf_gans import losses
-from tf_gans.config import TrainConfig, _check_choice, option
+from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
+                            resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.dcgan import DCGANCritic, DCGANGenerator
 from tf_gans.networks.mlp import MLPCritic, MLPGenerator
-from tf_gans.training.schedules import LinearDecay
+from tf_gans.training.schedules import decaying_rate
 
 LIPSCHITZ = ("clip", "gp", "spectral")
 
@@ -164,10 +165,7 @@ class WGANConfig(TrainConfig):
                                             "hidden_layers.")
   lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
                                  "decay linearly to 0 (1: constant rate).")
-  lr_decay_steps: int | None = option(None, "Length of the learning-rate schedule in steps; "
-                                      "default train_steps. A resumed run keeps its saved "
-                                      "value, so a longer --train_steps does not restart "
-                                      "the decay.")
+  lr_decay_steps: int | None = lr_decay_steps_option()
   generator_ema: float = option(0.0, "Decay of an exponential moving average of the "
                                 "generator's weights, used for sampling, evaluation and "
                                 "export (0: off; e.g. 0.999).")
@@ -192,8 +190,7 @@ class WGANConfig(TrainConfig):
       self.latent_dim = 2 if toy else 128
     if self.n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
-    if self.lr_decay_steps is None:
-      self.lr_decay_steps = self.train_steps
+    resolve_lr_decay(self)
     if self.critic_hidden_units is None:
       self.critic_hidden_units = self.hidden_units
     if self.critic_hidden_layers is None:
@@ -215,10 +212,8 @@ def make_optimizer(kind: str, learning_rate: Any, beta_1: float, beta_2: float,
 
 def _optimizers(config: WGANConfig) -> dict[str, keras.optimizers.Optimizer]:
   def rate(updates_per_step):
-    if config.lr_decay_start >= 1.0:
-      return config.learning_rate
-    return LinearDecay(config.learning_rate, config.lr_decay_steps * updates_per_step,
-                       config.lr_decay_start)
+    return decaying_rate(config.learning_rate, config.lr_decay_start, config.lr_decay_steps,
+                         updates_per_step)
   return {
       "generator_optimizer": make_optimizer(config.optimizer, rate(1), config.beta_1,
                                             config.beta_2, config.generator_ema),

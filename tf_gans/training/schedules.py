@@ -42,3 +42,16 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
   def get_config(self) -> dict[str, Any]:
     return {"initial_learning_rate": self.initial_learning_rate,
             "total_updates": self.total_updates, "decay_start": self.decay_start}
+
+
+def decaying_rate(initial_learning_rate: float, decay_start: float, decay_steps: int,
+                  updates_per_step: int = 1) -> float | LinearDecay:
+  """The rate of an optimizer updated `updates_per_step` times per train step.
+
+  The constant rate itself when `decay_start` is 1 (no decay), else a
+  :class:`LinearDecay` over `decay_steps` train steps; schedules count optimizer
+  updates, hence the factor.
+  """
+  if decay_start >= 1.0:
+    return initial_learning_rate
+  return LinearDecay(initial_learning_rate, decay_steps * updates_per_step, decay_start)
