@@ -13,10 +13,12 @@ CPU split into logical devices for the 2-replica rows). For every row:
 * images/s = global batch / step time (examples/s for 2-D data);
 * MFU: FLOPs of one step (counted by the TensorFlow profiler on the traced step graph)
   / step time / the machine's matmul peak for the compute dtype, measured in the same run;
-* overhead: the loop's step time against a bare ``tf.function(train_step)`` called on a
-  fixed batch (no input pipeline, no loop), and against ``Model.fit``;
+* overhead (--compare): the loop's step time against a bare ``tf.function(train_step)``
+  called on a fixed batch (no input pipeline, no loop) and against ``Model.fit``, the
+  three drivers timed in turn on the same model in one process (--repeats rounds), so
+  drift between processes does not enter the comparison;
 * input: the input pipeline alone (examples/s), for data read from image folders;
-* peak RSS of the process.
+* peak RSS of the process, read before anything else (the FLOP count) is traced.
 The data is synthetic (random images of the row's size), so no download is needed; the
 pipeline rows read and decode real PNG/JPEG files written to a temporary folder.
 """
@@ -53,7 +55,8 @@ flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16", "mixed_float16"], 
 flags.DEFINE_list("jit", ["false", "true"], "jit_compile settings.")
 flags.DEFINE_integer("steps", 0, "Steps per timed call (0: by row: 50 toy, 2 images).")
 flags.DEFINE_integer("repeats", 3, "Timed calls; the median is reported.")
-flags.DEFINE_bool("compare", True, "Also measure bare step, fit() and 2 replicas (float32, no jit).")
+flags.DEFINE_bool("compare", True, "Also measure loop, bare step and fit() in turn in one process, "
+                  "and 2 replicas (float32, no jit).")
 flags.DEFINE_string("output", "", "Write all measurements as JSON here.")
 flags.DEFINE_string("one", "", "Internal: run one measurement given as JSON and print JSON.")
 FLAGS = flags.FLAGS
@@ -106,8 +109,8 @@ def count_flops(concrete) -> float:
   return float(stats.total_float_ops)
 
 
-def measure(spec: dict) -> dict:
-  """One row × precision × jit × mode in this process."""
+def measure(spec: dict) -> list[dict]:
+  """One row × precision × jit × mode in this process (mode "drivers": loop, bare and fit)."""
   import numpy as np
   import tensorflow as tf
   from tf_gans import data, training
@@ -132,41 +135,31 @@ def measure(spec: dict) -> dict:
   gan, source = training.build(config, strategy, source=source)
   replicas = strategy.num_replicas_in_sync
   steps, repeats = spec["steps"], spec["repeats"]
-  out = {**spec, "batch": batch}
 
-  def timed(fn):
-    fn()  # warm-up: trace, compile
-    times = []
-    for _ in range(repeats):
-      t = time.perf_counter()
-      fn()
-      times.append(time.perf_counter() - t)
-    return float(np.median(times)) / steps
-
-  if spec["mode"] == "loop":
+  def loop_driver():
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: data.make_dataset(source, global_batch=batch, seed=0, num_replicas=replicas,
                                       chunks=gan.real_batches_per_step, input_context=ctx))
     iterator = iter(dataset)
     run_steps = make_step_runner(gan, strategy, spec["jit"])
     n = tf.constant(steps, tf.int32)
-    out["step_seconds"] = timed(lambda: run_steps(iterator, n) or gan.train_counter.numpy())
-    if replicas == 1 and not spec["jit"]:
-      batch_data = next(iter(data.make_dataset(source, global_batch=batch, seed=0,
-                                               chunks=gan.real_batches_per_step)))
-      step = tf.function(gan.train_step)
-      out["flops_per_step"] = count_flops(step.get_concrete_function(batch_data))
-  elif spec["mode"] == "bare":
-    batch_data = next(iter(data.make_dataset(source, global_batch=batch, seed=0,
-                                             chunks=gan.real_batches_per_step)))
+    return lambda: run_steps(iterator, n) or gan.train_counter.numpy()
+
+  def fixed_batch():
+    return next(iter(data.make_dataset(source, global_batch=batch, seed=0,
+                                       chunks=gan.real_batches_per_step)))
+
+  def bare_driver():
+    batch_data = fixed_batch()
     step = tf.function(gan.train_step)
 
     def bare():
       for _ in range(steps):
         step(batch_data)
       gan.train_counter.numpy()
-    out["step_seconds"] = timed(bare)
-  elif spec["mode"] == "fit":
+    return bare
+
+  def fit_driver():
     dataset = data.make_dataset(source, global_batch=batch, seed=0, num_replicas=replicas,
                                 chunks=gan.real_batches_per_step, for_fit=True)
     epochs = iter(range(1, 10 ** 6))
@@ -174,11 +167,31 @@ def measure(spec: dict) -> dict:
     def fit():
       e = next(epochs)
       gan.fit(dataset, steps_per_epoch=steps, epochs=e, initial_epoch=e - 1, verbose=0)
-    out["step_seconds"] = timed(fit)
+    return fit
+
+  makers = {"loop": loop_driver, "bare": bare_driver, "fit": fit_driver}
+  modes = list(makers) if spec["mode"] == "drivers" else [spec["mode"]]
+  drivers = {mode: makers[mode]() for mode in modes}
+  for run in drivers.values():
+    run()  # warm-up: trace, compile
+  times = {mode: [] for mode in modes}
+  for _ in range(repeats):  # in turn, so slow drift of the machine hits every driver alike
+    for mode, run in drivers.items():
+      t = time.perf_counter()
+      run()
+      times[mode].append(time.perf_counter() - t)
   import resource
-  out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  out["examples_per_second"] = batch / out["step_seconds"]
-  return out
+  peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  results = []
+  for mode in modes:
+    step_seconds = float(np.median(times[mode])) / steps
+    results.append({**spec, "mode": mode, "batch": batch, "step_seconds": step_seconds,
+                    "examples_per_second": batch / step_seconds, "peak_rss_mib": peak_rss_mib,
+                    "interleaved": len(modes) > 1})
+  if spec["mode"] == "loop" and replicas == 1 and not spec["jit"]:
+    step = tf.function(gan.train_step)
+    results[0]["flops_per_step"] = count_flops(step.get_concrete_function(fixed_batch()))
+  return results
 
 
 def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
@@ -213,6 +226,11 @@ def run_one(spec: dict) -> dict:
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_measurement(spec: dict) -> list[dict]:
+  result = run_one(spec)
+  return result if isinstance(result, list) else [result]
+
+
 def default_steps(row: str) -> int:
   # About 10-40 s per timed call on a 2-core CPU.
   return FLAGS.steps or (50 if "toy" in row else 2)
@@ -233,9 +251,10 @@ def main(argv):
   print(f"matmul peak: {peak['float32']:.0f} GFLOP/s float32, {peak['bfloat16']:.0f} GFLOP/s bfloat16")
   results = []
 
-  def record(result: dict) -> None:
-    results.append(result)
-    print(json.dumps(result), flush=True)
+  def record(spec: dict) -> None:
+    for result in run_measurement(spec):
+      results.append(result)
+      print(json.dumps(result), flush=True)
     if FLAGS.output:  # after every measurement, so an interrupted run keeps what it measured
       save(FLAGS.output, peak, results, [])
 
@@ -243,10 +262,10 @@ def main(argv):
     base = {"row": row, "steps": default_steps(row), "repeats": FLAGS.repeats, "replicas": 1}
     for precision in FLAGS.precisions:
       for jit in FLAGS.jit:
-        record(run_one({**base, "mode": "loop", "precision": precision, "jit": jit == "true"}))
+        record({**base, "mode": "loop", "precision": precision, "jit": jit == "true"})
     if FLAGS.compare:
-      for extra in ({"mode": "bare"}, {"mode": "fit"}, {"mode": "loop", "replicas": 2}):
-        record(run_one({**base, "precision": "float32", "jit": False, **extra}))
+      for extra in ({"mode": "drivers"}, {"mode": "loop", "replicas": 2}):
+        record({**base, "precision": "float32", "jit": False, **extra})
   pipelines = [run_one({"mode": "pipeline", "size": s}) for s in (128, 256)]
 
   flops = {r["row"]: r["flops_per_step"] for r in results if "flops_per_step" in r}
@@ -260,7 +279,8 @@ def main(argv):
     f = flops.get(r["row"])
     dtype = "bfloat16" if "bfloat16" in r["precision"] else "float32"
     mfu = f"{100 * f / r['step_seconds'] / (peak[dtype] * 1e9):.0f} %" if f else "–"
-    print(f"| {r['row']} | {r['precision']} | {r['jit']} | {r['mode']} | {r['replicas']} | "
+    mode = f"{r['mode']} (in turn)" if r.get("interleaved") else r["mode"]
+    print(f"| {r['row']} | {r['precision']} | {r['jit']} | {mode} | {r['replicas']} | "
           f"{r['step_seconds']:.4f} | {r['examples_per_second']:.1f} | "
           f"{(f or 0) / 1e9:.2f} | {mfu} | {r['peak_rss_mib']:.0f} |")
   for p in pipelines:
