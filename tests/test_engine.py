@@ -262,3 +262,10 @@ def test_bfloat16_warning_only_where_bfloat16_is_emulated(tmp_path):
   assert strategy.bfloat16_warning(flags, has_gpu=True) is None
   assert strategy.cpu_flags(str(tmp_path / "missing")) == set()
   assert strategy.bfloat16_warning(set(), has_gpu=False) is None  # unknown CPU: no guess
+
+
+def test_progress_shows_seconds_per_step_for_slow_steps():
+  from tf_gans.training import loop
+  assert loop._speed(12.34) == "12.3 steps/s"
+  assert loop._speed(1.0) == "1.0 steps/s"
+  assert loop._speed(1 / 29.7) == "29.7 s/step"  # a CycleGAN 256 px step on a CPU

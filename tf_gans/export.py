@@ -205,19 +205,28 @@ def serving_noise(num_samples: tf.Tensor, latent_dim: int, seed: tf.Tensor) -> t
   return tf.random.stateless_normal(shape, seed, alg="philox")
 
 
-def _check_num_samples(num_samples: tf.Tensor) -> None:
-  tf.debugging.assert_non_negative(num_samples, message="num_samples must be >= 0")
-  tf.debugging.assert_less_equal(
-      num_samples, tf.constant(MAX_SAMPLES_PER_REQUEST, num_samples.dtype),
-      message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST} per request")
+def _checked(value: tf.Tensor, checks: list) -> tf.Tensor:
+  """value, usable only after the checks ran: their message, not a later op's error,
+  reaches the client (nothing else orders the assertions before the ops using value)."""
+  with tf.control_dependencies([c for c in checks if c is not None]):
+    return tf.identity(value)
 
 
-def _check_labels(label: tf.Tensor, num_classes: int) -> None:
+def _check_num_samples(num_samples: tf.Tensor) -> tf.Tensor:
+  return _checked(num_samples, [
+      tf.debugging.assert_non_negative(num_samples, message="num_samples must be >= 0"),
+      tf.debugging.assert_less_equal(
+          num_samples, tf.constant(MAX_SAMPLES_PER_REQUEST, num_samples.dtype),
+          message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST} per request")])
+
+
+def _check_labels(label: tf.Tensor, num_classes: int) -> tf.Tensor:
   # An out-of-range label would silently give a one-hot of zeros (or crash an
   # embedding): refuse it with a message the client sees.
-  tf.debugging.assert_non_negative(label, message=f"label must be in [0, {num_classes})")
-  tf.debugging.assert_less(label, tf.constant(num_classes, label.dtype),
-                           message=f"label must be in [0, {num_classes})")
+  message = f"label must be in [0, {num_classes})"
+  return _checked(label, [
+      tf.debugging.assert_non_negative(label, message=message),
+      tf.debugging.assert_less(label, tf.constant(num_classes, label.dtype), message=message)])
 
 
 def _metadata_signature(module: ServingModule, model: str, metadata_json: str) -> None:
@@ -283,7 +292,7 @@ def export_unconditional(gan: Any, config: Mapping[str, Any]) -> ServingModule:
     return outputs(generator(z, training=False))
 
   def sample(num_samples, seed):
-    _check_num_samples(num_samples)
+    num_samples = _check_num_samples(num_samples)
     return from_z(serving_noise(num_samples, latent, seed))
 
   module.add_signature("sample", sample, {"num_samples": tf.TensorSpec([], tf.int32),
@@ -320,7 +329,7 @@ def export_conditional(gan: Any, config: Mapping[str, Any]) -> ServingModule:
                                                      tf.TensorSpec([None], tf.int32)]})
 
   def from_z(z, label):
-    _check_labels(label, num_classes)
+    label = _check_labels(label, num_classes)
     return _image_outputs(generator(z, label, training=False))
 
   def sample(label, seed):

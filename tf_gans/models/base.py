@@ -38,6 +38,10 @@ class UpdateGroup:
     repeats: How many times the update runs per step (n_critic for a WGAN critic). Each
       repeat gets its own chunk of real data when the model asks for several.
     metric_names: Names of the extra metrics ``loss_fn`` returns.
+    parts: Optional split of ``loss_fn`` into terms with the same signature whose losses
+      and metrics sum to ``loss_fn``'s. The step then differentiates them one after
+      another and adds the gradients: the same update, computed in sequence instead
+      of as one graph whose independent branches compete for the cores.
   """
 
   name: str
@@ -45,6 +49,7 @@ class UpdateGroup:
   variables: Callable[[], Sequence[tf.Variable]]
   repeats: int = 1
   metric_names: tuple[str, ...] = ()
+  parts: tuple[Callable[[Any, int], tuple[tf.Tensor, dict[str, tf.Tensor]]], ...] = ()
 
 
 def _replica_position() -> tuple[int | tf.Tensor, int]:
@@ -231,21 +236,41 @@ class GANModel(keras.Model):
       variables = list(group.variables())
       for repeat in range(group.repeats):
         chunk = chunks[repeat % len(chunks)]
-        with tf.GradientTape() as tape:
-          loss, extra = group.loss_fn(chunk, repeat)
-          loss = tf.cast(loss, tf.float32)
-          # Gradients are summed over replicas: scale each replica's mean loss so the
-          # sum is the global mean.
-          scaled = loss / num_replicas
-          if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            scaled = optimizer.scale_loss(scaled)
-        grads = tape.gradient(scaled, variables)
+        loss, extra, grads = None, {}, None
+        for part in group.parts or (group.loss_fn,):
+          if grads is not None:
+            # The next part starts once the previous part's gradients exist.
+            with tf.control_dependencies([g for g in grads if g is not None]):
+              chunk = tf.nest.map_structure(tf.identity, chunk)
+          part_loss, part_extra, part_grads = self._loss_gradients(
+              part, chunk, repeat, variables, optimizer, num_replicas)
+          if grads is None:
+            loss, extra, grads = part_loss, part_extra, part_grads
+          else:
+            loss += part_loss
+            extra = {name: extra[name] + value for name, value in part_extra.items()}
+            grads = [b if a is None else a if b is None else a + b
+                     for a, b in zip(grads, part_grads)]
         optimizer.apply(grads, variables)
         self._trackers[f"{group.name}_loss"].update_state(loss)
         for name, value in extra.items():
-          self._trackers[name].update_state(tf.cast(value, tf.float32))
+          self._trackers[name].update_state(value)
     self.train_counter.assign_add(1)
     return {name: t.result() for name, t in self._trackers.items()}
+
+  @staticmethod
+  def _loss_gradients(loss_fn, chunk, repeat, variables, optimizer, num_replicas):
+    """(float32 loss, float32 metrics, gradients) of one loss function on one chunk."""
+    with tf.GradientTape() as tape:
+      loss, extra = loss_fn(chunk, repeat)
+      loss = tf.cast(loss, tf.float32)
+      # Gradients are summed over replicas: scale each replica's mean loss so the sum
+      # is the global mean.
+      scaled = loss / num_replicas
+      if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        scaled = optimizer.scale_loss(scaled)
+    grads = tape.gradient(scaled, variables)
+    return loss, {name: tf.cast(value, tf.float32) for name, value in extra.items()}, grads
 
   def build_for_training(self) -> None:
     """Marks the model built: its networks build themselves in ``__init__``."""

@@ -72,16 +72,14 @@ class CycleGAN(TwoDomainGAN):
   def consistency_metric_names(self) -> tuple[str, ...]:
     return ("cycle_loss", "identity_loss") if self.identity_weight else ("cycle_loss",)
 
-  def consistency_loss(self, real_a, real_b, fake_a, fake_b):
-    reconstructed_a = self.generator_ba(fake_b, training=True)
-    reconstructed_b = self.generator_ab(fake_a, training=True)
-    cycle = losses.cycle_consistency_loss(real_a, reconstructed_a, real_b, reconstructed_b)
+  def consistency_loss(self, source, target, fake_target, forward, backward):
+    # This direction's half of the lecture's L_cyc, e.g. ‖F(G(x)) − x‖₁ for G = forward.
+    cycle = losses.reconstruction_loss(source, backward(fake_target, training=True), "l1")
     total = self.cycle_weight * cycle
     metrics = {"cycle_loss": cycle}
     if self.identity_weight:
       # A generator given an image already in its target domain should leave it alone.
-      identity = (losses.identity_loss(real_b, self.generator_ab(real_b, training=True)) +
-                  losses.identity_loss(real_a, self.generator_ba(real_a, training=True)))
+      identity = losses.identity_loss(target, forward(target, training=True))
       total += self.identity_weight * self.cycle_weight * identity
       metrics["identity_loss"] = identity
     return total, metrics

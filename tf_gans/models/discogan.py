@@ -76,14 +76,10 @@ class DiscoGAN(TwoDomainGAN):
   def consistency_metric_names(self) -> tuple[str, ...]:
     return ("reconstruction_loss",)
 
-  def consistency_loss(self, real_a, real_b, fake_a, fake_b):
-    reconstructed_a = self.generator_ba(fake_b, training=True)
-    reconstructed_b = self.generator_ab(fake_a, training=True)
-    reconstruction = (
-        losses.reconstruction_loss(real_a, reconstructed_a, self.reconstruction_loss,
-                                   self.huber_delta) +
-        losses.reconstruction_loss(real_b, reconstructed_b, self.reconstruction_loss,
-                                   self.huber_delta))
+  def consistency_loss(self, source, target, fake_target, forward, backward):
+    del target, forward
+    reconstruction = losses.reconstruction_loss(
+        source, backward(fake_target, training=True), self.reconstruction_loss, self.huber_delta)
     return self.reconstruction_weight * reconstruction, {"reconstruction_loss": reconstruction}
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -46,6 +46,15 @@ FILE_DATASETS_HINT = ("unpaired_folder (--data_dir with trainA/ trainB/), cycle_
 _SALT_POOL_A_SWAP, _SALT_POOL_A_SLOT, _SALT_POOL_B_SWAP, _SALT_POOL_B_SLOT = range(4)
 
 
+class _Translators:
+  """Inference functions by direction, made on first use. A plain object, which Keras
+  and TensorFlow do not track: the functions belong neither in checkpoints nor in
+  exports."""
+
+  def __init__(self):
+    self.by_direction: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {}
+
+
 class _StepScratch(threading.local):
   """Hands the generated images of the generator update to the discriminator update.
 
@@ -55,19 +64,24 @@ class _StepScratch(threading.local):
   step being traced, which must not end up in checkpoints or configs.
   """
 
-  fakes: tuple[tf.Tensor, tf.Tensor] | None = None
+  fakes: dict[str, tf.Tensor] | None = None
+
+  def keep(self, direction: str, images: tf.Tensor) -> None:
+    """Stores the generated images of one direction ("a_to_b" makes B images)."""
+    self.fakes = {**(self.fakes or {}), direction: images}
 
   def take(self) -> tuple[tf.Tensor, tf.Tensor] | None:
-    """The stored images if they belong to the graph being built now (and forgets them)."""
-    fakes, self.fakes = self.fakes, None
-    if fakes is None:
+    """(fake_a, fake_b) if both belong to the graph being built now (and forgets them)."""
+    fakes, self.fakes = self.fakes or {}, None
+    if set(fakes) != set(DIRECTIONS):
       return None
-    graph = getattr(fakes[0], "graph", None)  # eager tensors have none
-    if (graph is None) != tf.executing_eagerly():
-      return None
-    if graph is not None and graph is not tf.compat.v1.get_default_graph():
-      return None
-    return fakes
+    for images in fakes.values():
+      graph = getattr(images, "graph", None)  # eager tensors have none
+      if (graph is None) != tf.executing_eagerly():
+        return None
+      if graph is not None and graph is not tf.compat.v1.get_default_graph():
+        return None
+    return fakes["b_to_a"], fakes["a_to_b"]
 
 
 def check_direction(direction: str) -> None:
@@ -109,17 +123,24 @@ class TwoDomainGAN(GANModel):
     self.pool_a = ImagePool(self.image_shape, self.pool_size, name="pool_a")
     self.pool_b = ImagePool(self.image_shape, self.pool_size, name="pool_b")
     self._scratch = _StepScratch()
+    self._translators = _Translators()
     self.build_for_training()
 
   # -- what subclasses provide -------------------------------------------------------
 
-  def consistency_loss(self, real_a: tf.Tensor, real_b: tf.Tensor, fake_a: tf.Tensor,
-                       fake_b: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """The weighted terms that tie the generators together, and metrics to track.
+  def consistency_loss(self, source: tf.Tensor, target: tf.Tensor, fake_target: tf.Tensor,
+                       forward: keras.Model, backward: keras.Model,
+                       ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """One direction's weighted terms that tie the generators together, and its metrics.
+
+    The generator loss is the sum of this over both directions (A→B and B→A).
 
     Args:
-      real_a, real_b: The batch's images.
-      fake_a: ``generator_ba(real_b)``; fake_b: ``generator_ab(real_a)``.
+      source: The batch's images of the direction's source domain.
+      target: The batch's images of its target domain (unpaired with source).
+      fake_target: ``forward(source)``.
+      forward: The direction's generator (source → target domain).
+      backward: The other generator (target → source domain).
     """
     raise NotImplementedError
 
@@ -147,28 +168,47 @@ class TwoDomainGAN(GANModel):
 
   def update_groups(self) -> list[UpdateGroup]:
     return [
+        # Differentiated one direction after the other: the same gradient as the
+        # whole loss, and a faster step than one graph of both directions at once.
         UpdateGroup("generator", self._generator_loss,
                     lambda: [*self.generator_ab.trainable_variables,
                              *self.generator_ba.trainable_variables],
-                    metric_names=("adversarial_loss", *self.consistency_metric_names())),
+                    metric_names=("adversarial_loss", *self.consistency_metric_names()),
+                    parts=(self._generator_loss_ab, self._generator_loss_ba)),
         UpdateGroup("discriminator", self._discriminator_loss,
                     lambda: [*self.discriminator_a.trainable_variables,
                              *self.discriminator_b.trainable_variables],
                     metric_names=("discriminator_a_loss", "discriminator_b_loss")),
     ]
 
-  def _generator_loss(self, batch, repeat):
-    del repeat
-    real_a, real_b = batch["a"], batch["b"]
-    fake_b = self.generator_ab(real_a, training=True)
-    fake_a = self.generator_ba(real_b, training=True)
-    adversarial = (self.generator_loss_fn(self.discriminator_b(fake_b, training=True)) +
-                   self.generator_loss_fn(self.discriminator_a(fake_a, training=True)))
-    consistency, metrics = self.consistency_loss(real_a, real_b, fake_a, fake_b)
+  def _direction_loss(self, batch, direction):
+    if direction == "a_to_b":
+      source, target = batch["a"], batch["b"]
+      forward, backward, critic = self.generator_ab, self.generator_ba, self.discriminator_b
+    else:
+      source, target = batch["b"], batch["a"]
+      forward, backward, critic = self.generator_ba, self.generator_ab, self.discriminator_a
+    fake = forward(source, training=True)
+    adversarial = self.generator_loss_fn(critic(fake, training=True))
+    consistency, metrics = self.consistency_loss(source, target, fake, forward, backward)
     # The discriminators learn from these very images (the reference code's order:
     # forward, generator update, discriminator update on the same fakes).
-    self._scratch.fakes = (tf.stop_gradient(fake_a), tf.stop_gradient(fake_b))
+    self._scratch.keep(direction, tf.stop_gradient(fake))
     return adversarial + consistency, {"adversarial_loss": adversarial, **metrics}
+
+  def _generator_loss_ab(self, batch, repeat):
+    del repeat
+    return self._direction_loss(batch, "a_to_b")
+
+  def _generator_loss_ba(self, batch, repeat):
+    del repeat
+    return self._direction_loss(batch, "b_to_a")
+
+  def _generator_loss(self, batch, repeat):
+    del repeat
+    loss_ab, metrics_ab = self._direction_loss(batch, "a_to_b")
+    loss_ba, metrics_ba = self._direction_loss(batch, "b_to_a")
+    return loss_ab + loss_ba, {name: metrics_ab[name] + metrics_ba[name] for name in metrics_ab}
 
   def _discriminator_score_loss(self, real_scores, fake_scores):
     loss = self.discriminator_loss_fn(real_scores, fake_scores)
@@ -217,9 +257,15 @@ class TwoDomainGAN(GANModel):
       ValueError: for an unknown direction.
     """
     check_direction(direction)
-    network = self.generator_ab if direction == "a_to_b" else self.generator_ba
-    return tf.cast(network(tf.convert_to_tensor(images, tf.float32), training=False),
-                   tf.float32)
+    translator = self._translators.by_direction.get(direction)
+    if translator is None:
+      network = self.generator_ab if direction == "a_to_b" else self.generator_ba
+      # In a graph each layer's output is freed once used; an eager Keras call keeps
+      # every intermediate tensor until it returns (gigabytes for 8 images at 256 px).
+      translator = tf.function(lambda x: tf.cast(network(x, training=False), tf.float32),
+                               reduce_retracing=True)
+      self._translators.by_direction[direction] = translator
+    return translator(tf.convert_to_tensor(images, tf.float32))
 
   @property
   def size_multiple(self) -> int:
@@ -234,8 +280,13 @@ class TwoDomainGAN(GANModel):
     return 2 ** halvings
 
   def translate_numpy(self, images: np.ndarray, direction: str = "a_to_b",
-                      batch_size: int = 64) -> np.ndarray:
-    """:meth:`translate` over a large array in batches, returning numpy."""
+                      batch_size: int = 0) -> np.ndarray:
+    """:meth:`translate` over a large array in batches, returning numpy.
+
+    batch_size 0: as many images as make 2^20 pixels (16 at 256 px), at most 64.
+    """
+    if not batch_size:
+      batch_size = min(64, max(1, (1 << 20) // int(np.prod(images.shape[1:3]) or 1)))
     out = [self.translate(images[i:i + batch_size], direction).numpy()
            for i in range(0, len(images), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.float32)

@@ -226,8 +226,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
         for name, value in {**metrics, **lrs, "steps_per_second": rate}.items():
           tf.summary.scalar(name, value, step=step)
         eta = (train_steps - step) / rate if rate > 0 else float("inf")
-        logging.info("step %d/%d %s | %.1f steps/s, ETA %s", step, train_steps,
-                     _format(metrics), rate, _duration(eta))
+        logging.info("step %d/%d %s | %s, ETA %s", step, train_steps, _format(metrics),
+                     _speed(rate), _duration(eta))
         last_metrics = metrics
         gan.reset_metrics()
       if image_every and step % image_every == 0 and chief:
@@ -247,6 +247,13 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
     shutil.rmtree(directory, ignore_errors=True)
   return {"step": step, "metrics": last_metrics, "preempted": preempted,
           "checkpoint": manager.latest_checkpoint}
+
+
+def _speed(steps_per_second: float) -> str:
+  """"12.3 steps/s", or "29.7 s/step" for steps slower than a second."""
+  if steps_per_second >= 1 or steps_per_second <= 0:
+    return f"{steps_per_second:.1f} steps/s"
+  return f"{1 / steps_per_second:.1f} s/step"
 
 
 def _duration(seconds: float) -> str:
