@@ -18,7 +18,8 @@ CPU split into logical devices for the 2-replica rows). For every row:
   three drivers timed in turn on the same model in one process (--repeats rounds), so
   drift between processes does not enter the comparison;
 * input: the input pipeline alone (examples/s), for data read from image folders;
-* peak RSS of the process, read before anything else (the FLOP count) is traced.
+* peak RSS of the process, read before anything else (the FLOP count) is traced; and
+  the peak RSS of a whole CycleGAN 256 px ``tools/train.py`` run (--run_memory).
 The data is synthetic (random images of the row's size), so no download is needed; the
 pipeline rows read and decode real PNG/JPEG files written to a temporary folder.
 """
@@ -57,6 +58,8 @@ flags.DEFINE_integer("steps", 0, "Steps per timed call (0: by row: 50 toy, 2 ima
 flags.DEFINE_integer("repeats", 3, "Timed calls; the median is reported.")
 flags.DEFINE_bool("compare", True, "Also measure loop, bare step and fit() in turn in one process, "
                   "and 2 replicas (float32, no jit).")
+flags.DEFINE_bool("run_memory", True, "Also measure the peak RSS of a 2-step tools/train.py "
+                  "run of configs/cyclegan.flags on generated JPEG folders.")
 flags.DEFINE_string("output", "", "Write all measurements as JSON here.")
 flags.DEFINE_string("one", "", "Internal: run one measurement given as JSON and print JSON.")
 FLAGS = flags.FLAGS
@@ -194,11 +197,10 @@ def measure(spec: dict) -> list[dict]:
   return results
 
 
-def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
-  """Examples/s of the folder input pipeline (decode, resize, crop, flip) alone."""
+def image_folders(size: int, num_files: int = 64) -> str:
+  """A temporary folder with trainA/ and trainB/ of random JPEGs of size × size."""
   import numpy as np
   from PIL import Image
-  from tf_gans import data
   folder = tempfile.mkdtemp()
   rng = np.random.default_rng(0)
   for domain in ("trainA", "trainB"):
@@ -206,6 +208,13 @@ def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
     for i in range(num_files):
       Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
           os.path.join(folder, domain, f"{i}.jpg"), quality=90)
+  return folder
+
+
+def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
+  """Examples/s of the folder input pipeline (decode, resize, crop, flip) alone."""
+  from tf_gans import data
+  folder = image_folders(size, num_files)
   source = data.make_source("unpaired_folder", folder, size)
   ds = iter(data.make_dataset(source, global_batch=4, seed=0))
   next(ds)
@@ -214,6 +223,23 @@ def pipeline_rate(size: int, num_files: int = 64, batches: int = 30) -> dict:
     next(ds)
   return {"image_size": size, "examples_per_second": 4 * batches / (time.perf_counter() - t),
           "source": source.name}
+
+
+def training_run_memory(steps: int = 2) -> dict:
+  """Peak RSS of a whole ``tools/train.py`` run of configs/cyclegan.flags (256 px, batch
+  1) on JPEG folders: building, training, checkpoints and the final samples picture."""
+  import resource
+  folder = image_folders(256)
+  command = [sys.executable, os.path.join("tools", "train.py"), "--flagfile=configs/cyclegan.flags",
+             f"--data_dir={folder}", f"--model_dir={tempfile.mkdtemp()}/run",
+             f"--train_steps={steps}", "--steps_per_loop=1", "--log_every=1", "--image_every=0"]
+  start = time.perf_counter()
+  proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+  if proc.returncode != 0:
+    raise RuntimeError((proc.stderr.strip().splitlines() or ["?"])[-1])
+  return {"run": "tools/train.py --flagfile=configs/cyclegan.flags", "train_steps": steps,
+          "seconds": time.perf_counter() - start,
+          "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -244,6 +270,8 @@ def main(argv):
       print(json.dumps({"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}))
     elif spec["mode"] == "pipeline":
       print(json.dumps(pipeline_rate(spec["size"])))
+    elif spec["mode"] == "run_memory":
+      print(json.dumps(training_run_memory()))
     else:
       print(json.dumps(measure(spec)))
     return
@@ -267,6 +295,7 @@ def main(argv):
       for extra in ({"mode": "drivers"}, {"mode": "loop", "replicas": 2}):
         record({**base, "precision": "float32", "jit": False, **extra})
   pipelines = [run_one({"mode": "pipeline", "size": s}) for s in (128, 256)]
+  run_memory = run_one({"mode": "run_memory"}) if FLAGS.run_memory else None
 
   flops = {r["row"]: r["flops_per_step"] for r in results if "flops_per_step" in r}
   print("\n| row | precision | jit | mode | replicas | step (s) | examples/s | GFLOP/step | MFU | peak RSS (MiB) |")
@@ -286,16 +315,21 @@ def main(argv):
   for p in pipelines:
     if "error" not in p:
       print(f"input pipeline ({p['source']}, {p['image_size']} px): {p['examples_per_second']:.1f} examples/s")
+  if run_memory and "error" not in run_memory:
+    print(f"peak RSS of a CycleGAN 256 px training run ({run_memory['train_steps']} steps): "
+          f"{run_memory['peak_rss_mib']:.0f} MiB")
   if FLAGS.output:
-    save(FLAGS.output, peak, results, pipelines)
+    save(FLAGS.output, peak, results, pipelines, run_memory)
 
 
-def save(path: str, peak: dict, results: list, pipelines: list) -> None:
+def save(path: str, peak: dict, results: list, pipelines: list,
+         run_memory: dict | None = None) -> None:
   with open(path, "w", encoding="utf-8") as f:
     json.dump({"command": " ".join(sys.argv),
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "processor": _processor()},
-               "peak_gflops": peak, "results": results, "pipelines": pipelines}, f, indent=2)
+               "peak_gflops": peak, "results": results, "pipelines": pipelines,
+               "training_run_memory": run_memory}, f, indent=2)
 
 
 def _processor() -> str:
