@@ -40,8 +40,8 @@ class UpdateGroup:
     metric_names: Names of the extra metrics ``loss_fn`` returns.
     parts: Optional split of ``loss_fn`` into terms with the same signature whose losses
       and metrics sum to ``loss_fn``'s. The step then differentiates them one after
-      another and adds the gradients: the same update, computed in sequence instead
-      of as one graph whose independent branches compete for the cores.
+      another and adds the gradients: the same update, computed in sequence rather
+      than as one graph of independent branches (benchmarks/update_order.py).
   """
 
   name: str
