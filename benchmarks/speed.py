@@ -40,6 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from _synthetic import synthetic_source  # noqa: E402
+
 # name -> (model, config overrides, kind, image size, batch)
 ROWS = {
     "wgan_gp_toy": ("wgan", dict(dataset="8gaussians", hidden_units=512, hidden_layers=3), "points", 0, 256),
@@ -81,26 +83,6 @@ def matmul_peak(dtype_name: str, n: int = 4096, repeats: int = 5) -> float:
     f(a).numpy()
     times.append(time.perf_counter() - t)
   return 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e9
-
-
-def synthetic_source(kind: str, size: int):
-  import numpy as np
-  from tf_gans import data
-  rng = np.random.default_rng(0)
-  if kind == "points":
-    return data.toy_source("8gaussians")
-  n = 64
-  images = rng.uniform(-1, 1, (n, size, size, 3)).astype("float32")
-  if kind in ("images", "labelled"):
-    labels = rng.integers(0, 10, n).astype("int32")
-    return data.Source(name="synthetic", kind="images",
-                       groups={"x": data.Group(size=n, arrays={"x": images, "label": labels})},
-                       info={"image_shape": (size, size, 3), "num_classes": 10})
-  other = rng.uniform(-1, 1, (n, size, size, 3)).astype("float32")
-  return data.Source(name="synthetic", kind="image_pairs",
-                     groups={"a": data.Group(size=n, arrays={"a": images}),
-                             "b": data.Group(size=n, arrays={"b": other})},
-                     info={"image_shape": (size, size, 3)})
 
 
 def count_flops(concrete) -> float:

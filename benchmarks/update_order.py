@@ -26,6 +26,8 @@ sys.path.insert(0, ROOT)
 
 from absl import app, flags  # noqa: E402
 
+from _synthetic import synthetic_source  # noqa: E402
+
 flags.DEFINE_integer("image_size", 256, "Image size (ResNet-9 generator above 128 px).")
 flags.DEFINE_integer("rounds", 4, "Timed calls of each step.")
 flags.DEFINE_string("output", "", "Write the result as JSON here.")
@@ -40,15 +42,10 @@ def main(argv):
   from tf_gans.models.cyclegan import CycleGANConfig
 
   size = FLAGS.image_size
-  rng = np.random.default_rng(0)
-  images = {k: rng.uniform(-1, 1, (16, size, size, 3)).astype("float32") for k in "ab"}
-  pairs = data.Source(name="random", kind="image_pairs",
-                      groups={k: data.Group(size=16, arrays={k: v}) for k, v in images.items()},
-                      info={"image_shape": (size, size, 3)})
   config = CycleGANConfig(model_dir="unused", image_size=size, batch_size=1,
                           train_steps=10 ** 6).resolve()
   gan, source = training.build(config, tf.distribute.get_strategy(),
-                               source=pairs)
+                               source=synthetic_source("pairs", size, n=16))
   batch = next(iter(data.make_dataset(source, global_batch=1, seed=0,
                                       chunks=gan.real_batches_per_step)))
   by_direction = tf.function(gan.train_step)
