@@ -23,6 +23,7 @@ Contract other code relies on (the export module keys on it): the attributes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from typing import Any, Callable
@@ -174,14 +175,16 @@ class TwoDomainGAN(GANModel):
                     lambda: [*self.generator_ab.trainable_variables,
                              *self.generator_ba.trainable_variables],
                     metric_names=("adversarial_loss", *self.consistency_metric_names()),
-                    parts=(self._generator_loss_ab, self._generator_loss_ba)),
+                    parts=tuple(functools.partial(self._direction_loss, direction=d)
+                                for d in DIRECTIONS)),
         UpdateGroup("discriminator", self._discriminator_loss,
                     lambda: [*self.discriminator_a.trainable_variables,
                              *self.discriminator_b.trainable_variables],
                     metric_names=("discriminator_a_loss", "discriminator_b_loss")),
     ]
 
-  def _direction_loss(self, batch, direction):
+  def _direction_loss(self, batch, repeat, direction):
+    del repeat
     if direction == "a_to_b":
       source, target = batch["a"], batch["b"]
       forward, backward, critic = self.generator_ab, self.generator_ba, self.discriminator_b
@@ -196,18 +199,9 @@ class TwoDomainGAN(GANModel):
     self._scratch.keep(direction, tf.stop_gradient(fake))
     return adversarial + consistency, {"adversarial_loss": adversarial, **metrics}
 
-  def _generator_loss_ab(self, batch, repeat):
-    del repeat
-    return self._direction_loss(batch, "a_to_b")
-
-  def _generator_loss_ba(self, batch, repeat):
-    del repeat
-    return self._direction_loss(batch, "b_to_a")
-
   def _generator_loss(self, batch, repeat):
-    del repeat
-    loss_ab, metrics_ab = self._direction_loss(batch, "a_to_b")
-    loss_ba, metrics_ba = self._direction_loss(batch, "b_to_a")
+    loss_ab, metrics_ab = self._direction_loss(batch, repeat, "a_to_b")
+    loss_ba, metrics_ba = self._direction_loss(batch, repeat, "b_to_a")
     return loss_ab + loss_ba, {name: metrics_ab[name] + metrics_ba[name] for name in metrics_ab}
 
   def _discriminator_score_loss(self, real_scores, fake_scores):
