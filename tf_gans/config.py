@@ -79,9 +79,9 @@ class TrainConfig:
   checkpoint_every: int = option(1000, "Write a checkpoint every N steps.")
   image_every: int = option(1000, "Write an image summary every N steps (0: never).")
   keep_checkpoints: int = option(3, "How many recent checkpoints to keep.")
-  jit_compile: bool = option(False, "Compile the train step with XLA. On a CPU it was "
-                             "measured faster for the 2-D WGAN and 5x slower for CycleGAN's "
-                             "convolutions (benchmarks/README.md).")
+  jit_compile: bool = option(False, "Compile the train step with XLA (one replica only). On "
+                             "a CPU it was measured faster for the 2-D WGAN and the 32 px "
+                             "cGAN and 5x slower for CycleGAN (benchmarks/README.md).")
 
   def resolve(self) -> "TrainConfig":
     """Validates the run-control fields and returns self. Subclasses fill defaults."""
