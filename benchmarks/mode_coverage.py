@@ -34,6 +34,7 @@ flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
 flags.DEFINE_float("lr_decay_start", 0.0, "Fraction of the run before the linear decay.")
 flags.DEFINE_float("generator_ema", 0.0, "EMA decay of the generator's weights (0: off).")
 flags.DEFINE_integer("latent_dim", 2, "Size of z.")
+flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_string("work_dir", "/tmp/tf_gans_mode_coverage", "Where the runs go.")
 flags.DEFINE_string("output", "", "JSON file for the results.")
 FLAGS = flags.FLAGS
@@ -62,7 +63,7 @@ def main(argv):
           hidden_layers=FLAGS.hidden_layers, critic_hidden_units=FLAGS.critic_hidden_units,
           critic_hidden_layers=FLAGS.critic_hidden_layers, gp_weight=FLAGS.gp_weight,
           learning_rate=FLAGS.learning_rate, lr_decay_start=FLAGS.lr_decay_start,
-          generator_ema=FLAGS.generator_ema, latent_dim=FLAGS.latent_dim, log_every=1000,
+          generator_ema=FLAGS.generator_ema, latent_dim=FLAGS.latent_dim, jit_compile=FLAGS.jit_compile, log_every=1000,
           steps_per_loop=500, checkpoint_every=FLAGS.train_steps, image_every=0).resolve()
       start = time.perf_counter()
       training.train(config)
@@ -108,7 +109,7 @@ def main(argv):
       json.dump({"flags": {k: FLAGS[k].value for k in FLAGS if k in (
           "train_steps", "batch_size", "hidden_units", "hidden_layers", "critic_hidden_units",
           "critic_hidden_layers", "gp_weight", "learning_rate", "lr_decay_start",
-          "generator_ema", "latent_dim")}, "runs": rows, "summary": summary}, f, indent=2)
+          "generator_ema", "latent_dim", "jit_compile")}, "runs": rows, "summary": summary}, f, indent=2)
 
 
 if __name__ == "__main__":
