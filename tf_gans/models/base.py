@@ -39,7 +39,7 @@ class UpdateGroup:
       repeat gets its own chunk of real data when the model asks for several.
     metric_names: Names of the extra metrics ``loss_fn`` returns.
     parts: Optional split of ``loss_fn`` into terms with the same signature whose losses
-      and metrics sum to ``loss_fn``'s. The step then differentiates them one after
+      sum to ``loss_fn``'s, and whose metrics, summed by name, are ``loss_fn``'s. The step then differentiates them one after
       another and adds the gradients: the same update, computed in sequence rather
       than as one graph of independent branches (benchmarks/update_order.py).
   """
@@ -50,6 +50,11 @@ class UpdateGroup:
   repeats: int = 1
   metric_names: tuple[str, ...] = ()
   parts: tuple[Callable[[Any, int], tuple[tf.Tensor, dict[str, tf.Tensor]]], ...] = ()
+
+
+def sum_metrics(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+  """Metrics of two loss terms, summed by name (a name in one only keeps its value)."""
+  return {**a, **b, **{name: a[name] + b[name] for name in a.keys() & b.keys()}}
 
 
 def _replica_position() -> tuple[int | tf.Tensor, int]:
@@ -248,7 +253,7 @@ class GANModel(keras.Model):
             loss, extra, grads = part_loss, part_extra, part_grads
           else:
             loss += part_loss
-            extra = {name: extra[name] + value for name, value in part_extra.items()}
+            extra = sum_metrics(extra, part_extra)
             grads = [b if a is None else a if b is None else a + b
                      for a, b in zip(grads, part_grads)]
         optimizer.apply(grads, variables)

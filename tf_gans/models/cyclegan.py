@@ -70,19 +70,20 @@ class CycleGAN(TwoDomainGAN):
             "identity_weight": self.identity_weight}
 
   def consistency_metric_names(self) -> tuple[str, ...]:
-    return ("cycle_loss", "identity_loss") if self.identity_weight else ("cycle_loss",)
+    return ("cycle_loss",)
 
   def consistency_loss(self, source, target, fake_target, forward, backward):
     # This direction's half of the lecture's L_cyc, e.g. ‖F(G(x)) − x‖₁ for G = forward.
     cycle = losses.reconstruction_loss(source, backward(fake_target, training=True), "l1")
-    total = self.cycle_weight * cycle
-    metrics = {"cycle_loss": cycle}
-    if self.identity_weight:
-      # A generator given an image already in its target domain should leave it alone.
-      identity = losses.identity_loss(target, forward(target, training=True))
-      total += self.identity_weight * self.cycle_weight * identity
-      metrics["identity_loss"] = identity
-    return total, metrics
+    return self.cycle_weight * cycle, {"cycle_loss": cycle}
+
+  def independent_metric_names(self) -> tuple[str, ...]:
+    return ("identity_loss",) if self.identity_weight else ()
+
+  def independent_loss(self, source, target, forward, backward):
+    # A generator given an image already in its target domain should leave it alone.
+    identity = losses.identity_loss(target, forward(target, training=True))
+    return self.identity_weight * self.cycle_weight * identity, {"identity_loss": identity}
 
 
 @dataclasses.dataclass

@@ -35,7 +35,7 @@ import tensorflow as tf
 from tf_gans import losses
 from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
                             resolve_lr_decay)
-from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.models.base import GANModel, UpdateGroup, sum_metrics
 from tf_gans.training.image_pool import ImagePool
 from tf_gans.training.schedules import LinearDecay
 
@@ -148,6 +148,20 @@ class TwoDomainGAN(GANModel):
   def consistency_metric_names(self) -> tuple[str, ...]:
     raise NotImplementedError
 
+  def independent_loss(self, source: tf.Tensor, target: tf.Tensor, forward: keras.Model,
+                       backward: keras.Model) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """One direction's weighted terms that do not involve ``forward(source)`` (CycleGAN's
+    identity loss), and their metrics; arguments as in :meth:`consistency_loss`.
+
+    The step differentiates them on their own, so their generator passes' activations
+    are never held together with the rest of the direction's. Only called when
+    :meth:`independent_metric_names` lists metrics.
+    """
+    raise NotImplementedError
+
+  def independent_metric_names(self) -> tuple[str, ...]:
+    return ()
+
   # -- configuration -----------------------------------------------------------------
 
   def get_config(self) -> dict[str, Any]:
@@ -169,28 +183,43 @@ class TwoDomainGAN(GANModel):
 
   def update_groups(self) -> list[UpdateGroup]:
     return [
-        # Differentiated one direction after the other: the same gradient as the whole
-        # loss, measured slightly faster at 256 px (benchmarks/update_order.py).
+        # Differentiated part after part (each direction, then its independent terms):
+        # the same gradient as the whole loss, with a lower peak memory and measured
+        # slightly faster at 256 px (benchmarks/update_order.py).
         UpdateGroup("generator", self._generator_loss,
                     lambda: [*self.generator_ab.trainable_variables,
                              *self.generator_ba.trainable_variables],
-                    metric_names=("adversarial_loss", *self.consistency_metric_names()),
-                    parts=tuple(functools.partial(self._direction_loss, direction=d)
-                                for d in DIRECTIONS)),
+                    metric_names=("adversarial_loss", *self.consistency_metric_names(),
+                                  *self.independent_metric_names()),
+                    parts=self._generator_loss_parts()),
         UpdateGroup("discriminator", self._discriminator_loss,
                     lambda: [*self.discriminator_a.trainable_variables,
                              *self.discriminator_b.trainable_variables],
                     metric_names=("discriminator_a_loss", "discriminator_b_loss")),
     ]
 
+  def _generator_loss_parts(self):
+    parts = []
+    for direction in DIRECTIONS:
+      parts.append(functools.partial(self._direction_loss, direction=direction))
+      if self.independent_metric_names():
+        parts.append(functools.partial(self._independent_loss, direction=direction))
+    return tuple(parts)
+
+  def _direction_networks(self, batch, direction):
+    """(source, target, forward, backward, critic) of one direction."""
+    if direction == "a_to_b":
+      return batch["a"], batch["b"], self.generator_ab, self.generator_ba, self.discriminator_b
+    return batch["b"], batch["a"], self.generator_ba, self.generator_ab, self.discriminator_a
+
+  def _independent_loss(self, batch, repeat, direction):
+    del repeat
+    source, target, forward, backward, _ = self._direction_networks(batch, direction)
+    return self.independent_loss(source, target, forward, backward)
+
   def _direction_loss(self, batch, repeat, direction):
     del repeat
-    if direction == "a_to_b":
-      source, target = batch["a"], batch["b"]
-      forward, backward, critic = self.generator_ab, self.generator_ba, self.discriminator_b
-    else:
-      source, target = batch["b"], batch["a"]
-      forward, backward, critic = self.generator_ba, self.generator_ab, self.discriminator_a
+    source, target, forward, backward, critic = self._direction_networks(batch, direction)
     fake = forward(source, training=True)
     adversarial = self.generator_loss_fn(critic(fake, training=True))
     consistency, metrics = self.consistency_loss(source, target, fake, forward, backward)
@@ -200,9 +229,12 @@ class TwoDomainGAN(GANModel):
     return adversarial + consistency, {"adversarial_loss": adversarial, **metrics}
 
   def _generator_loss(self, batch, repeat):
-    loss_ab, metrics_ab = self._direction_loss(batch, repeat, "a_to_b")
-    loss_ba, metrics_ba = self._direction_loss(batch, repeat, "b_to_a")
-    return loss_ab + loss_ba, {name: metrics_ab[name] + metrics_ba[name] for name in metrics_ab}
+    total, metrics = 0.0, {}
+    for part in self._generator_loss_parts():
+      loss, part_metrics = part(batch, repeat)
+      total += loss
+      metrics = sum_metrics(metrics, part_metrics)
+    return total, metrics
 
   def _discriminator_score_loss(self, real_scores, fake_scores):
     loss = self.discriminator_loss_fn(real_scores, fake_scores)

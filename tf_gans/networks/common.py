@@ -52,3 +52,12 @@ def uses_bias(norm: str) -> bool:
 
 def apply_norm(x, layer: keras.layers.Layer | None):
   return x if layer is None else layer(x)
+
+
+def norm_relu(x, norm: str, name: str):
+  """`norm` then ReLU; one layer for instance norm, whose backward pass then keeps
+  only the normalised tensor (see :class:`tf_gans.layers.InstanceNormalization`)."""
+  check_norm(norm)
+  if norm == "instance":
+    return instance_norm(name=name, relu=True)(x)
+  return keras.layers.ReLU()(apply_norm(x, norm_layer(norm, name)))
