@@ -28,15 +28,15 @@ class InstanceNormalization(keras.layers.Layer):
 
   The output is ``GroupNormalization(groups=-1, center=False, scale=False)``'s; the
   statistics and the arithmetic are float32 under any policy, the output is in the
-  compute dtype. Differentiating that layer's ops keeps two full-size float32 tensors
-  per call for the backward pass (its input and the centred input); the gradient here,
+  compute dtype. The gradient,
 
     dx = s · (dy − mean(dy) − y · mean(dy · y)),   y = (x − mean(x)) · s,
     s = 1 / sqrt(var(x) + ε)   (means over height and width),
 
   needs only the normalised y. With ``relu=True`` the layer outputs max(y, 0) and still
-  keeps only y (dy is dout where y > 0), where a separate ReLU layer would keep its
-  output too.
+  keeps only y for the backward pass (dy is dout where y > 0), where the Keras layer
+  followed by a ReLU layer keeps two full-size tensors: the norm's input and the ReLU's
+  output. The ResNet generator uses it so.
   """
 
   def __init__(self, epsilon: float = 1e-5, relu: bool = False, **kwargs: Any):

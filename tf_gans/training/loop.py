@@ -141,7 +141,7 @@ def make_step_runner(gan: GANModel, strategy: tf.distribute.Strategy,
   if jit_compile:
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
-      raise ValueError(f"jit_compile works with one replica, not {replicas}; drop --jit_compile")
+      raise ValueError(f"jit_compile works with one replica, not {replicas}; pass --nojit_compile")
     step_fn = tf.function(gan.train_step, jit_compile=True)
 
   @tf.function
