@@ -237,22 +237,27 @@ def test_several_steps_per_call_equal_single_steps(tmp_path):
     np.testing.assert_allclose(a[key], b[key], atol=1e-6, err_msg=key)
 
 
-def test_xla_compiled_steps_train_what_plain_steps_train(tmp_path):
-  # XLA fuses and reorders float arithmetic, so the runs are close rather than equal;
-  # Adam's per-weight normalisation turns rounding in near-zero gradients into
-  # differences of up to a few learning-rate steps.
-  metrics = {}
-  for name, jit in (("plain", False), ("xla", True)):
-    metrics[name] = training.train(tiny_config(
-        tmp_path, model_dir=str(tmp_path / name), jit_compile=jit, train_steps=6,
+def test_xla_compiled_training_is_deterministic_and_trains(tmp_path):
+  # Under XLA TensorFlow's stateless generators draw other numbers for the same seed,
+  # so an XLA run is not the plain run's trajectory (benchmarks/README.md compares
+  # their results); it must still be reproducible, and train.
+  runs = {}
+  for name in ("first", "second"):
+    runs[name] = training.train(tiny_config(
+        tmp_path, model_dir=str(tmp_path / name), jit_compile=True, train_steps=6,
         checkpoint_every=6, log_every=6))["metrics"]
     keras.backend.clear_session()
-  for name in ("discriminator_loss", "generator_loss", "wasserstein_estimate"):
-    assert metrics["xla"][name] == pytest.approx(metrics["plain"][name], rel=1e-3, abs=1e-4)
-  plain, xla = checkpoint_weights(str(tmp_path / "plain")), checkpoint_weights(str(tmp_path / "xla"))
-  assert plain.keys() == xla.keys()
-  for key in plain:
-    np.testing.assert_allclose(plain[key], xla[key], atol=3e-3, err_msg=key)
+  assert runs["first"] == runs["second"]
+  assert all(math.isfinite(v) for v in runs["first"].values())
+  first, second = checkpoint_weights(str(tmp_path / "first")), checkpoint_weights(str(tmp_path / "second"))
+  for key in first:
+    np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+  keras.backend.clear_session()
+  gan, _ = training.build(tiny_config(tmp_path, model_dir=str(tmp_path / "init")))
+  moved = max(float(np.abs(a - b).max()) for a, b in zip(
+      [w.numpy() for w in training.load(str(tmp_path / "first"))[0].generator.weights],
+      [w.numpy() for w in gan.generator.weights]))
+  assert moved > 3e-4  # six Adam steps at 1e-4 changed the generator
 
 
 def test_bfloat16_training_follows_the_float32_loss_curve(tmp_path):

@@ -79,7 +79,8 @@ class TrainConfig:
   checkpoint_every: int = option(1000, "Write a checkpoint every N steps.")
   image_every: int = option(1000, "Write an image summary every N steps (0: never).")
   keep_checkpoints: int = option(3, "How many recent checkpoints to keep.")
-  jit_compile: bool = option(False, "Compile the train step with XLA (one replica only). On "
+  jit_compile: bool = option(False, "Compile the train step with XLA (one replica only; the "
+                             "same seed then draws other noise). On "
                              "a CPU it was measured faster for the 2-D WGAN and the 32 px "
                              "cGAN and 5x slower for CycleGAN (benchmarks/README.md).")
 
