@@ -39,9 +39,10 @@ class UpdateGroup:
       repeat gets its own chunk of real data when the model asks for several.
     metric_names: Names of the extra metrics ``loss_fn`` returns.
     parts: Optional split of ``loss_fn`` into terms with the same signature whose losses
-      sum to ``loss_fn``'s, and whose metrics, summed by name, are ``loss_fn``'s. The step then differentiates them one after
-      another and adds the gradients: the same update, computed in sequence rather
-      than as one graph of independent branches (benchmarks/update_order.py).
+      sum to ``loss_fn``'s and whose metrics, summed by name, are ``loss_fn``'s. The
+      step then differentiates them one after another and adds the gradients: the same
+      update, computed in sequence rather than as one graph of independent branches,
+      which holds fewer activations at once (benchmarks/update_order.py).
   """
 
   name: str

@@ -62,9 +62,9 @@ def resnet_generator(channels: int = 3, filters: int = 64, num_blocks: int = 9,
 
   def conv(units, kernel, stride, layer_name, use_bias=bias, lean=False):
     # lean: gradients as forward convolutions. At 256 px the 7×7 output layer's backward
-    # pass then takes 35 MiB instead of 1.6 GiB and half the time; the residual layers'
-    # take 22 instead of 141 MiB. Not for the first layer, on 3 channels, where it is
-    # slower (benchmarks/layer_gradients.py).
+    # pass then takes 44 MiB instead of 1.5 GiB and a third of the time; the residual
+    # layers' 23 instead of 104 MiB in the same time. Not for the first layer, on 3
+    # channels, where it is slower (benchmarks/layer_gradients.py).
     layer = ValidConv2D if lean else keras.layers.Conv2D
     return layer(units, kernel, strides=stride, padding="valid", use_bias=use_bias,
                  kernel_initializer=normal_init(), name=layer_name)
