@@ -19,7 +19,7 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
 
   glibc gives threads that contend for malloc arenas of their own (up to 8 per core) and
   keeps memory freed there for reuse. With two arenas a 256 px CycleGAN training run
-  peaked at 2.47 GiB of RSS instead of 2.78, at the same step time (benchmarks/README.md).
+  peaked at 2.51 GiB of RSS instead of 2.78, at the same step time (benchmarks/README.md).
   It must run before any thread starts, so before TensorFlow is imported. A no-op off
   glibc.
   """
