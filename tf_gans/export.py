@@ -629,7 +629,6 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
     ValueError: if model_dir holds no run or no checkpoint, or as :func:`export_gan`.
   """
   from tf_gans import training
-  from tf_gans.training import loop
   if model_name is None:
     model_name = os.path.basename(os.path.normpath(os.path.abspath(model_dir)))
   # Cheap checks first: rebuilding the GAN takes a while.
@@ -637,10 +636,8 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
   if version is not None and os.path.exists(os.path.join(export_base, model_name, str(version))):
     raise ValueError(f"version {version} of {model_name!r} exists already under {export_base!r}")
   gan, config, _ = training.load(model_dir, checkpoint)
-  restored = checkpoint or tf.train.latest_checkpoint(loop.checkpoint_dir(model_dir))
-  restored = os.path.abspath(restored) if restored else restored
   return export_gan(gan, config, export_base, model_name=model_name, version=version,
-                    checkpoint=restored, warmup=warmup)
+                    checkpoint=gan.restored_from, warmup=warmup)
 
 
 def export_keras_generators(gan: Any, config: Any, directory: str) -> dict[str, str]:

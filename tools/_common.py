@@ -116,11 +116,18 @@ def _is_user_error(e: Exception) -> bool:
 
 
 def run_main(main: Callable[[list[str]], Any]) -> None:
-  """absl's app.run, with user errors as one line on stderr and exit status 2."""
+  """absl's app.run, with user errors as one line on stderr and exit status 2.
+
+  A multi-worker run that lost a worker exits with 75 ("restart every worker").
+  """
   def wrapped(argv):
     try:
       return main(argv)
     except Exception as e:  # pylint: disable=broad-except
+      from tf_gans.training.preemption import PEER_LOST_EXIT_CODE, PeerLostError
+      if isinstance(e, PeerLostError):
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(PEER_LOST_EXIT_CODE)
       if not _is_user_error(e):
         raise
       message = str(e).splitlines()[0] if str(e) else type(e).__name__

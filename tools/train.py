@@ -11,18 +11,35 @@ then override them where a run may change (steps, intervals, strategy), and anyt
 would change what is trained is refused:
 
   python tools/train.py --model_dir=runs/toy --train_steps=4000   # continue to step 4000
+
+Exit status: 0 the run finished; 2 a bad flag, file or setting (one line on stderr,
+nothing written); 42 stopped by SIGTERM after writing a checkpoint (preemption): run the
+same command again to continue; 75 another worker of a multi-worker run stopped without
+a checkpoint (kill -9, a lost machine): restart every worker, the run resumes from its
+last checkpoint; 1 an unexpected error (a bug: the traceback is printed).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 
-import _common  # noqa: F401  (sets up sys.path and the TF log level)
-from _common import FLAGS, UserError, config_from_flags, define_config_flags, run_main
-from absl import flags, logging
 
-from tf_gans.models import registry
+def _remember_sigterm(signum, frame):  # pylint: disable=unused-argument
+  """Until training starts, a SIGTERM is only noted; the run then saves and exits 42
+  after its first train call (tf_gans.training.preemption.PreemptionWatch)."""
+  _remember_sigterm.received = True
+
+
+_remember_sigterm.received = False
+signal.signal(signal.SIGTERM, _remember_sigterm)
+
+import _common  # noqa: E402,F401  (sets up sys.path and the TF log level)
+from _common import FLAGS, UserError, config_from_flags, define_config_flags, run_main  # noqa: E402
+from absl import flags, logging  # noqa: E402
+
+from tf_gans.models import registry  # noqa: E402
 
 define_config_flags(registry.all_specs())
 flags.adopt_module_key_flags(_common)
@@ -49,7 +66,11 @@ def main(argv):
   logging.info("finished at step %d: %s", result["step"],
                json.dumps({k: round(v, 5) for k, v in result["metrics"].items()}))
   if result["preempted"]:
-    return 0
+    print(f"step {result['step']}: stopped by SIGTERM, checkpoint {result['checkpoint']}; run "
+          f"the same command again to continue (exit status {training.PREEMPTED_EXIT_CODE})")
+    return training.PREEMPTED_EXIT_CODE
+  if not result["chief"]:
+    return 0  # the chief writes the picture
   gan, _, source = training.load(config.model_dir)
   path = FLAGS.sample_path or os.path.join(config.model_dir, "samples.png")
   visualize.save_png(visualize.preview(gan, source, seed=config.seed,

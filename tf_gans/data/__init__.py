@@ -40,8 +40,12 @@ for _name in translation.CYCLE_GAN_TFDS:
                        _n, split, data_dir, image_size or 256, load_size, flip))
 
 
+# Any other TFDS image dataset prepared in the ArrayRecord format: --dataset=tfds/<name>.
+TFDS_PREFIX = "tfds/"
+
+
 def dataset_names() -> list[str]:
-  return sorted(_DATASETS)
+  return sorted(_DATASETS) + [TFDS_PREFIX + "<name>"]
 
 
 def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str = "train",
@@ -59,6 +63,8 @@ def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str =
   Raises:
     ValueError: for an unknown name (listing the known ones) or missing data.
   """
+  if name.startswith(TFDS_PREFIX) and len(name) > len(TFDS_PREFIX):
+    return tfds_source(name[len(TFDS_PREFIX):], split, data_dir or None, image_size)
   if name not in _DATASETS:
     raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
   if name == "folder" and not data_dir:

@@ -59,59 +59,119 @@ def digits_source(split: str = "train") -> Source:
                       "class_names": [str(i) for i in range(10)]})
 
 
-def load_tfds(name: str, data_dir: str | None, offline_hint: str, **kwargs: Any) -> Any:
-  """``tfds.load`` of a prepared dataset (never a download), with one-line errors.
+def _not_prepared(name: str, data_dir: str | None, reason: str, offline_hint: str) -> ValueError:
+  return ValueError(
+      f"TFDS dataset {name!r} is not prepared in {data_dir or 'the default TFDS folder'} "
+      f"({reason}); run `tfds build {name} --file_format=array_record` where there is "
+      f"internet access and pass its folder as --data_dir, or {offline_hint}")
 
-  Args:
-    name: The TFDS name, with its split-independent config (e.g. "cycle_gan/horse2zebra").
-    data_dir: TFDS's data folder; empty or None for its default.
-    offline_hint: What else the user can pass, ending the error of a missing dataset.
-    **kwargs: Further ``tfds.load`` arguments (split, as_supervised, ...).
+
+def tfds_random_access(name: str, split: str, data_dir: str | None, offline_hint: str,
+                       image_key: str = "image") -> tuple[Any, Any]:
+  """A prepared TFDS split as a random-access sequence of examples, images still encoded.
+
+  TFDS reads datasets stored in the ArrayRecord format by index
+  (``tfds.data_source``), which is what the run's stateless index permutation needs:
+  nothing is loaded into memory, a resumed run reads the same examples, and each
+  worker reads only the examples of its own replicas. Images stay encoded (PNG/JPEG
+  bytes) until the input pipeline decodes them, in parallel and as uint8.
+
+  Returns:
+    (the sequence, the dataset's ``tfds.core.DatasetInfo``).
 
   Raises:
-    ValueError: for an unknown name, or a dataset not prepared in data_dir (nothing can
-      be downloaded on an offline machine): the message says where TFDS looked.
+    ValueError: for an unknown name, a dataset not prepared in data_dir, or one
+      prepared only as TFRecords (the message says how to convert it).
   """
   import tensorflow_datasets as tfds
+  where = data_dir or "the default TFDS folder"
   try:
-    return tfds.load(name, data_dir=data_dir or None, download=False, **kwargs)
+    examples = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False,
+                                decoders={image_key: tfds.decode.SkipDecoding()})
   except tfds.core.registered.DatasetNotFoundError as e:
     raise ValueError(f"unknown TFDS dataset {name!r}") from e
-  except (AssertionError, FileNotFoundError, OSError) as e:
-    raise ValueError(
-        f"TFDS dataset {name!r} is not prepared in {data_dir or 'the default TFDS folder'} "
-        f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); run `tfds build {name}` "
-        f"where there is internet access and pass its folder as --data_dir, or {offline_hint}"
-    ) from None
-
-
-def tfds_arrays(name: str, split: str = "train", data_dir: str | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-  """Loads a TFDS image classification dataset fully into memory.
-
-  Raises:
-    ValueError: if the dataset is unknown or not prepared in data_dir.
-  """
-  import tensorflow_datasets as tfds
-  ds, info = load_tfds(name, data_dir, "use the embedded --dataset=digits", split=split,
-                       as_supervised=True, with_info=True)
-  # Batches of a fixed size, not batch_size=-1: that one whole-split batch aborts the
-  # process on generator-backed datasets (tfds.testing.mock_data).
-  parts = list(tfds.as_numpy(ds.batch(4096)))
-  if not parts:
+  except NotImplementedError:
+    # TFDS says this of a prepared dataset without random access and of a missing one.
+    if tfds.builder(name, data_dir=data_dir or None).is_prepared():
+      base = name.split("/")[0]
+      raise ValueError(
+          f"TFDS dataset {name!r} in {where} is stored as TFRecords; tf_gans reads TFDS data "
+          f"by index, which needs the ArrayRecord format: convert it with `pip install "
+          f"apache-beam && tfds convert_format --dataset_dir={os.path.join(data_dir or '~/tensorflow_datasets', base)} "
+          f"--out_file_format=array_record` or build it with `tfds build {name} "
+          "--file_format=array_record`") from None
+    raise _not_prepared(name, data_dir, "no prepared copy found", offline_hint) from None
+  except (AssertionError, FileNotFoundError, OSError, ValueError) as e:
+    raise _not_prepared(name, data_dir, str(e).splitlines()[0] if str(e) else type(e).__name__,
+                        offline_hint) from None
+  if len(examples) == 0:
     raise ValueError(f"TFDS dataset {name!r} split {split!r} is empty")
-  images = np.concatenate([p[0] for p in parts])
-  labels = np.concatenate([p[1] for p in parts])
-  class_names = list(info.features["label"].names) if "label" in info.features else []
-  return to_unit_range(images), labels.astype(np.int32), class_names
+  info = getattr(examples, "dataset_info", None) or tfds.builder(name, data_dir=data_dir or None).info
+  return examples, info
 
 
-def tfds_source(name: str, split: str = "train", data_dir: str | None = None) -> Source:
-  images, labels, class_names = tfds_arrays(name, split, data_dir)
+def encoded_example_reader(examples: Any, keys: tuple[str, ...]) -> Any:
+  """``read(index) -> tensors`` of one example of a random-access sequence.
+
+  The features `keys` of example ``index`` come back as a tuple: encoded images as
+  tf.string, integers (labels) as tf.int64. The lookup runs as Python (a
+  ``tf.numpy_function``); decoding stays in TensorFlow ops, which run in parallel.
+  """
+  def fetch(index):
+    example = examples[int(index)]
+    out = []
+    for key in keys:
+      value = example[key]
+      out.append(np.asarray(value, dtype=object if isinstance(value, bytes) else np.int64))
+    return tuple(out)
+
+  def read(index: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    sample = examples[0]
+    dtypes = tuple(tf.string if isinstance(sample[k], bytes) else tf.int64 for k in keys)
+    values = tf.numpy_function(fetch, [index], dtypes, stateful=False)
+    return tuple(tf.ensure_shape(v, []) for v in values)
+
+  return read
+
+
+def tfds_source(name: str, split: str = "train", data_dir: str | None = None,
+                image_size: int = 0) -> Source:
+  """A TFDS image dataset, read by index (see :func:`tfds_random_access`).
+
+  Images are held nowhere: each one is read and decoded when the pipeline reaches it,
+  as uint8, then scaled to [-1, 1] (and resized to image_size × image_size when
+  image_size is given and differs from the stored size). Labels come from the
+  dataset's "label" feature when it has one (0 for all otherwise).
+  """
+  examples, info = tfds_random_access(name, split, data_dir, "use the embedded --dataset=digits")
+  stored = tuple(info.features["image"].shape)
+  channels = int(stored[-1] or 3)
+  if image_size and tuple(stored[:2]) != (image_size, image_size):
+    shape = (image_size, image_size, channels)
+  elif None in stored:
+    raise ValueError(f"TFDS dataset {name!r} holds images of varying sizes; give --image_size")
+  else:
+    shape = tuple(int(d) for d in stored)
+  label_feature = info.features["label"] if "label" in info.features else None
+  read = encoded_example_reader(examples, ("image", "label") if label_feature else ("image",))
+
+  def load(index, number):
+    del number
+    values = read(index)
+    image = tf.io.decode_image(values[0], channels=channels, expand_animations=False)
+    image = tf.cast(image, tf.float32) / 127.5 - 1.0
+    if shape != stored:
+      image = tf.image.resize(image, shape[:2], antialias=True)
+    label = tf.cast(values[1], tf.int32) if label_feature else tf.constant(0, tf.int32)
+    return {"x": tf.ensure_shape(image, shape), "label": label}
+
+  class_names = list(getattr(label_feature, "names", None) or [])
+  spec = {"x": tf.TensorSpec(shape, tf.float32), "label": tf.TensorSpec([], tf.int32)}
   return Source(name=name, kind="images",
-                groups={"x": Group(size=len(images), arrays={"x": images, "label": labels})},
-                info={"image_shape": images.shape[1:], "num_classes": len(class_names) or
-                      int(labels.max()) + 1, "class_names": class_names})
+                groups={"x": Group(size=len(examples), load=load, spec=spec)},
+                info={"image_shape": shape, "num_classes": len(class_names) or
+                      int(getattr(label_feature, "num_classes", 0) or 0),
+                      "class_names": class_names})
 
 
 def list_images(folder: str) -> list[str]:

@@ -32,8 +32,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tf_gans.data.images import (check_images, decode_image, digits_arrays, list_images,
-                                  load_tfds)
+from tf_gans.data.images import (check_images, decode_image, digits_arrays,
+                                  encoded_example_reader, list_images, tfds_random_access)
 from tf_gans.data.pipeline import Group, Source
 
 KIND = "image_pairs"
@@ -261,32 +261,14 @@ def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int 
                       "data_dir": data_dir})
 
 
-def _tfds_encoded_images(name: str, split: str, data_dir: str | None) -> list[bytes]:
-  """The encoded image files of one TFDS split, without decoding them."""
-  import tensorflow_datasets as tfds
-  ds = load_tfds(
-      name, data_dir, "use the folder layout (--dataset=unpaired_folder --data_dir=DATA with "
-      "trainA/ and trainB/)", split=split, decoders={"image": tfds.decode.SkipDecoding()})
-  encoded = []
-  for example in ds.as_numpy_iterator():
-    image = example["image"]
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
-      # Some TFDS versions (and tfds.testing.mock_data) ignore SkipDecoding: re-encode.
-      image = tf.io.encode_png(image).numpy()
-    encoded.append(bytes(image))
-  if not encoded:
-    raise ValueError(f"TFDS dataset {name!r} split {split!r} is empty")
-  return encoded
-
-
 def cycle_gan_tfds_source(config: str, split: str = "train", data_dir: str = "",
                           image_size: int = 256, load_size: int = 0,
                           flip: bool = True) -> Source:
   """``cycle_gan/<config>`` from TensorFlow Datasets, split trainA/trainB or testA/testB.
 
-  The encoded files are kept in memory (tens of MB for horse2zebra, rather than 1.9 GB
-  decoded as float32) in a lookup table and decoded per example, then augmented as the
-  folder layout is.
+  Read by index from the ArrayRecord files (:func:`~tf_gans.data.images.tfds_random_access`):
+  nothing is held in memory; each image is read, decoded and augmented as the folder
+  layout's are when the pipeline reaches it.
 
   Raises:
     ValueError: for an unknown configuration or data that is not prepared in data_dir.
@@ -297,21 +279,20 @@ def cycle_gan_tfds_source(config: str, split: str = "train", data_dir: str = "",
     raise ValueError(f"cycle_gan/{config} is not a TFDS cycle_gan configuration; known: "
                      f"{', '.join(CYCLE_GAN_TFDS)}")
   name = f"cycle_gan/{config}"
+  hint = ("use the folder layout (--dataset=unpaired_folder --data_dir=DATA with trainA/ and "
+          "trainB/)")
   groups = {}
   sizes = {}
   for salt, key in enumerate(("a", "b")):
-    encoded = _tfds_encoded_images(name, f"{split}{key.upper()}", data_dir)
-    sizes[key] = len(encoded)
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.range(len(encoded), dtype=tf.int64),
-                                            tf.constant(encoded, tf.string)), default_value="")
+    examples, _ = tfds_random_access(name, f"{split}{key.upper()}", data_dir, hint)
+    sizes[key] = len(examples)
+    read = encoded_example_reader(examples, ("image",))
 
-    def image_of(index, table=table):
-      data = table.lookup(tf.cast(index, tf.int64))
-      image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    def image_of(index, read=read):
+      image = tf.io.decode_image(read(index)[0], channels=3, expand_animations=False)
       return tf.cast(image, tf.float32) / 127.5 - 1.0
 
-    groups[key] = _image_group(key, salt, len(encoded), image_of, split, image_size,
+    groups[key] = _image_group(key, salt, len(examples), image_of, split, image_size,
                                load_size, flip)
   return Source(name=name, kind=KIND, groups=groups,
                 info={"image_shape": (image_size, image_size, 3), "split": split,

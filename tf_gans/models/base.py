@@ -58,6 +58,14 @@ def sum_metrics(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
   return {**a, **b, **{name: a[name] + b[name] for name in a.keys() & b.keys()}}
 
 
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  """Whether `strategy` spans several workers (processes or machines)."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return False
+  resolver = strategy.cluster_resolver
+  return bool(resolver is not None and resolver.cluster_spec().jobs)
+
+
 def _replica_position() -> tuple[int | tf.Tensor, int]:
   ctx = tf.distribute.get_replica_context()
   if ctx is None:  # cross-replica context: acts as one replica
@@ -262,7 +270,13 @@ class GANModel(keras.Model):
         for name, value in extra.items():
           self._trackers[name].update_state(value)
     self.train_counter.assign_add(1)
-    return {name: t.result() for name, t in self._trackers.items()}
+    results = {name: t.result() for name, t in self._trackers.items()}
+    if is_multi_worker(tf.distribute.get_strategy()):
+      # Keras's fit() reduces the returned logs with strategy.reduce(..., axis=0) under a
+      # multi-worker strategy, which fails on scalars (tensorflow/tensorflow#72388):
+      # one-element vectors reduce to the scalar mean over the workers.
+      results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
 
   @staticmethod
   def _loss_gradients(loss_fn, chunk, repeat, variables, optimizer, num_replicas):
@@ -281,3 +295,14 @@ class GANModel(keras.Model):
   def build_for_training(self) -> None:
     """Marks the model built: its networks build themselves in ``__init__``."""
     self.built = True
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Nothing to build: networks are built in ``__init__``, optimizers in ``compile``.
+
+    Keras's TensorFlow trainer calls this at the start of ``fit()`` under a
+    distribution strategy: it reduces the first batch across replicas to trace the
+    model symbolically. Under MultiWorkerMirroredStrategy that reduce fails on a dict
+    batch (Keras 3.15: "Attempt to convert a value ({'x': PerReplica...})"), which would
+    keep ``fit()`` from training on several machines.
+    """
+    del iterator, data_batch

@@ -240,7 +240,8 @@ class CGANConfig(TrainConfig):
 
   model: str = option("cgan", "Which GAN to train.")
   dataset: str = option("digits", "Labelled images: digits (embedded 8x8), mnist, "
-                        "fashion_mnist, cifar10 (TFDS) or folder (one sub-folder per class).")
+                        "fashion_mnist, cifar10, tfds/<name> (TFDS, ArrayRecord format) or "
+                        "folder (one sub-folder per class).")
   batch_size: int | None = option(None, "Global batch; default 64 (DCGAN).")
   conditioning: str = option("concat", "How the networks get the label: concat (embedding "
                              "concatenated to z and to D's input and features) | projection "
@@ -264,7 +265,8 @@ class CGANConfig(TrainConfig):
   dropout: float = option(0.0, "Dropout on the discriminator's features.")
   minibatch_std: bool = option(False, "Give the discriminator the batch's feature standard "
                                "deviation (Karras et al. 2018); not with wasserstein.")
-  image_size: int = option(32, "Side length images from a folder are resized to.")
+  image_size: int = option(32, "Side length images from a folder or a tfds/<name> "
+                           "dataset are resized to.")
 
   def resolve(self) -> "CGANConfig":
     _check_choice("conditioning", self.conditioning, CONDITIONING)

@@ -144,7 +144,8 @@ class WGANConfig(TrainConfig):
 
   model: str = option("wgan", "Which GAN to train.")
   dataset: str = option("8gaussians", "Toy 2-D sets (8gaussians, 25gaussians, swissroll, ring, "
-                        "grid), digits (embedded), mnist, fashion_mnist, cifar10 (TFDS) or folder.")
+                        "grid), digits (embedded), mnist, fashion_mnist, cifar10, tfds/<name> (TFDS, "
+                        "ArrayRecord format) or folder.")
   batch_size: int | None = option(None, "Global batch; default 256 on 2-D data (WGAN-GP toy "
                                   "code), 64 on images.")
   lipschitz: str = option("gp", "Lipschitz constraint of the critic: clip | gp | spectral.")
@@ -170,7 +171,8 @@ class WGANConfig(TrainConfig):
                                 "generator's weights, used for sampling, evaluation and "
                                 "export (0: off; e.g. 0.999).")
   base_channels: int = option(64, "Channels of the first conv layer (images).")
-  image_size: int = option(32, "Side length images from a folder are resized to.")
+  image_size: int = option(32, "Side length images from a folder or a tfds/<name> "
+                           "dataset are resized to.")
 
   def resolve(self) -> "WGANConfig":
     _check_choice("lipschitz", self.lipschitz, LIPSCHITZ)

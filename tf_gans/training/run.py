@@ -11,8 +11,10 @@ from absl import logging
 from tf_gans import config as config_lib
 from tf_gans import data as data_lib
 from tf_gans.models import registry
-from tf_gans.training import loop
-from tf_gans.training.strategy import is_chief, make_strategy, set_precision
+from tf_gans.models.base import is_multi_worker
+from tf_gans.training import checkpoints as checkpoints_lib
+from tf_gans.training import loop, preemption
+from tf_gans.training.strategy import make_strategy, set_precision
 
 
 def check_model_dir(config: config_lib.TrainConfig) -> None:
@@ -28,7 +30,7 @@ def check_model_dir(config: config_lib.TrainConfig) -> None:
     raise ValueError(f"model_dir {config.model_dir!r} is a file, expected a folder")
   saved = config_lib.load_saved_config(config.model_dir)
   if saved is None:
-    if tf.train.latest_checkpoint(loop.checkpoint_dir(config.model_dir)):
+    if checkpoints_lib.listed_checkpoints(checkpoints_lib.checkpoint_dir(config.model_dir)):
       raise ValueError(f"model_dir {config.model_dir!r} holds checkpoints but no config.json; "
                        "use a new --model_dir")
     return
@@ -40,7 +42,10 @@ def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | Non
   """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored).
 
   The model is compiled with ``steps_per_execution=config.steps_per_loop`` and the
-  config's ``jit_compile``, which ``Model.fit`` uses.
+  config's ``jit_compile``, which ``Model.fit`` uses. Under a multi-worker strategy
+  ``fit`` runs one step per call: Keras's multi-step loop (a ``tf.while_loop`` with a
+  ``tf.cond`` around the step) fails there with "You must feed a value for placeholder
+  tensor ... cond/Placeholder" (Keras 3.15, TF 2.21).
   """
   spec = registry.get(config.model)
   strategy = strategy or tf.distribute.get_strategy()
@@ -51,7 +56,8 @@ def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | Non
                                   getattr(config, "image_size", 0), **options)
   with strategy.scope():
     gan = spec.build(config, source)
-    gan.compile(**spec.optimizers(config), steps_per_execution=config.steps_per_loop,
+    steps = 1 if is_multi_worker(strategy) else config.steps_per_loop
+    gan.compile(**spec.optimizers(config), steps_per_execution=steps,
                 jit_compile=config.jit_compile)
   return gan, source
 
@@ -60,8 +66,11 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
                                                                  data_lib.Source]:
   """Rebuilds the GAN of a model_dir from its config.json and restores a checkpoint.
 
+  Without `checkpoint`, the newest readable one: a newer one that cannot be read is
+  named in a warning and skipped; nothing in model_dir is changed.
+
   Raises:
-    ValueError: if model_dir has no config.json or no checkpoint.
+    ValueError: if model_dir has no config.json or no (readable) checkpoint.
   """
   saved = config_lib.load_saved_config(model_dir)
   if saved is None:
@@ -71,8 +80,10 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
   config = spec.config_cls(**{k: v for k, v in saved.items() if k in names}).resolve()
   set_precision(config.precision)
   gan, source = build(config)
-  if loop.restore_latest(gan, model_dir, checkpoint) is None:
+  restored = restore_latest(gan, model_dir, checkpoint)
+  if restored is None:
     raise ValueError(f"{model_dir!r} holds no checkpoint yet")
+  gan.restored_from = os.path.abspath(restored)  # for the export's metadata
   # For inference the moving averages (if kept) replace the raw weights they average.
   for group in gan.update_groups():
     optimizer = gan.group_optimizers[group.name]
@@ -80,6 +91,24 @@ def load(model_dir: str, checkpoint: str | None = None) -> tuple[Any, config_lib
     if getattr(optimizer, "use_ema", False):
       optimizer.finalize_variable_values(list(group.variables()))
   return gan, config, source
+
+
+def restore_latest(gan: Any, model_dir: str, checkpoint: str | None = None) -> str | None:
+  """Restores the newest readable (or the given) checkpoint of a model_dir for inference.
+
+  Returns:
+    The path restored, or None when model_dir has no checkpoint.
+
+  Raises:
+    ValueError: for a given checkpoint that is missing or unreadable, or when no
+      checkpoint of model_dir can be read.
+  """
+  saved = checkpoints_lib.make_checkpoint(gan)
+  if checkpoint:
+    return checkpoints_lib.restore_path(saved, checkpoint, exact=False)
+  path, _ = checkpoints_lib.restore_newest_readable(
+      saved, checkpoints_lib.checkpoint_dir(model_dir), exact=False)
+  return path
 
 
 def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict[str, Any]:
@@ -101,7 +130,9 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
     raise ValueError(f"batch size {config.batch_size} is not divisible by the {replicas} "
                      "replicas; use a multiple of the replica count")
   gan, source = build(config, strategy)
-  if is_chief(strategy):
+  # Restore first: config.json is (re)written only once the run's checkpoint is read.
+  checkpoints = loop.open_checkpoints(gan, strategy, config.model_dir, config.keep_checkpoints)
+  if checkpoints.chief:
     config_lib.write_config(config)
   logging.info("training %s on %s: %d replicas, %s, batch %d, up to step %d in %s",
                config.model, source.name, replicas, config.precision, config.batch_size,
@@ -109,11 +140,19 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
   common = dict(strategy=strategy, model_dir=config.model_dir, train_steps=config.train_steps,
                 batch_size=config.batch_size, seed=config.seed, log_every=config.log_every,
                 checkpoint_every=config.checkpoint_every,
-                keep_checkpoints=config.keep_checkpoints)
-  if config.api == "fit":
-    result = loop.train_fit(gan, source, callbacks=callbacks, **common)
-  else:
-    result = loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
-                             image_every=config.image_every, jit_compile=config.jit_compile,
-                             **common)
+                keep_checkpoints=config.keep_checkpoints, checkpoints=checkpoints)
+  try:
+    if config.api == "fit":
+      result = loop.train_fit(gan, source, callbacks=callbacks, **common)
+    else:
+      result = loop.train_loop(gan, source, steps_per_loop=config.steps_per_loop,
+                               image_every=config.image_every, jit_compile=config.jit_compile,
+                               **common)
+  except tf.errors.OpError as e:
+    if not preemption.is_peer_failure(e, strategy):
+      raise
+    raise preemption.PeerLostError(
+        f"lost another worker of the run ({preemption.short_reason(e)}); restart every "
+        f"worker with the same command: the run resumes from "
+        f"{checkpoints.latest or 'its start'}") from e
   return {**result, "gan": gan}
