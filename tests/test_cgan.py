@@ -215,9 +215,9 @@ def test_config_defaults_follow_the_loss():
     for done, rate in ((updates // 2, 1e-4), (updates * 3 // 4, 0.5e-4), (updates, 0.0)):
       optimizer.iterations.assign(done)
       assert float(optimizer.learning_rate) == pytest.approx(rate, rel=1e-6, abs=1e-12)
-  with pytest.raises(ValueError, match="gan_loss 'logistic' is not one of"):
+  with pytest.raises(ValueError, match="gan_loss must be one of: .*, got 'logistic'"):
     CGANConfig(gan_loss="logistic").resolve()
-  with pytest.raises(ValueError, match="conditioning 'film' is not one of"):
+  with pytest.raises(ValueError, match="conditioning must be one of: concat, projection, got 'film'"):
     CGANConfig(conditioning="film").resolve()
   with pytest.raises(ValueError, match="minibatch_std couples the examples"):
     CGANConfig(gan_loss="wasserstein", minibatch_std=True).resolve()
@@ -301,7 +301,7 @@ def test_class_folders_train_and_an_empty_class_folder_is_an_error(tmp_path):
 def test_a_folder_without_classes_is_an_error(tmp_path):
   _write_images(tmp_path, 3)
   source = data_lib.make_source("folder", str(tmp_path), image_size=8)
-  with pytest.raises(ValueError, match="cgan needs labelled images.*sub-folder"):
+  with pytest.raises(ValueError, match="cgan needs images of at least 2 classes.*has 0.*sub-folder"):
     build_cgan(CGANConfig(**TINY).resolve(), source)
 
 

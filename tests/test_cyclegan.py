@@ -282,9 +282,9 @@ def test_translate_and_contract():
 def test_config_validation():
   with pytest.raises(ValueError, match="cyclegan_quick.flags"):
     CycleGANConfig(model_dir="x", dataset="unpaired_folder").resolve()
-  with pytest.raises(ValueError, match="unknown GAN loss"):
+  with pytest.raises(ValueError, match="gan_loss must be one of: .*, got 'squared'"):
     CycleGANConfig(model_dir="x", gan_loss="squared").resolve()
-  with pytest.raises(ValueError, match="generator 'vgg'"):
+  with pytest.raises(ValueError, match="generator must be one of: resnet, unet, got 'vgg'"):
     CycleGANConfig(model_dir="x", generator="vgg").resolve()
   with pytest.raises(ValueError, match="at least 32 px"):
     CycleGANConfig(model_dir="x", image_size=16).resolve()

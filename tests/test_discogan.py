@@ -94,7 +94,7 @@ def test_config_defaults_and_validation():
   assert config.image_size == 32 and config.num_downs == 3
   files = DiscoGANConfig(model_dir="x", dataset="cycle_gan/facades").resolve()
   assert (files.image_size, files.num_downs) == (64, 4)
-  with pytest.raises(ValueError, match="reconstruction_loss 'l3' is not one of: l1, l2, huber"):
+  with pytest.raises(ValueError, match="reconstruction_loss must be one of: l1, l2, huber, got 'l3'"):
     DiscoGANConfig(model_dir="x", reconstruction_loss="l3").resolve()
   with pytest.raises(ValueError, match="huber_delta must be > 0"):
     DiscoGANConfig(model_dir="x", huber_delta=0.0).resolve()

@@ -437,14 +437,21 @@ def test_interrupted_export_leaves_no_visible_version(points_gan, tmp_path, monk
     export.export_gan(gan, config, str(tmp_path), model_name="toy")
   assert os.listdir(tmp_path / "toy") == []  # no version, no temporary folder
   monkeypatch.undo()
-  # A process killed mid-export leaves its hidden temporary folder behind: not a version.
-  (tmp_path / "toy" / ".1.tmp-killed" / "variables").mkdir(parents=True)
+  # A process killed mid-export leaves its hidden temporary folder behind: not a version,
+  # and the next export of that model removes it. One that another export (a live
+  # process) is writing now stays.
+  host = export._STAGING_OWNER.rsplit("-", 1)[0]
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True).stdout.strip()
+  (tmp_path / "toy" / f".1.tmp-{host}-{dead}-0a1b2c3d" / "variables").mkdir(parents=True)
+  (tmp_path / "toy" / f".1.tmp-{host}-{os.getppid()}-0a1b2c3d").mkdir()
   first = export.export_gan(gan, config, str(tmp_path), model_name="toy")
   second = export.export_gan(gan, config, str(tmp_path), model_name="toy")
   assert (first.version, second.version) == (1, 2)
   assert export.list_versions(str(tmp_path / "toy")) == [1, 2]
   assert second.path == str(tmp_path / "toy" / "2")
-  assert sorted(os.listdir(tmp_path / "toy")) == [".1.tmp-killed", "1", "2"]
+  assert sorted(os.listdir(tmp_path / "toy")) == [f".1.tmp-{host}-{os.getppid()}-0a1b2c3d",
+                                                  "1", "2"]
   with pytest.raises(ValueError, match="version 2 of 'toy' exists already"):
     export.export_gan(gan, config, str(tmp_path), model_name="toy", version=2)
 

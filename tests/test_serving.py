@@ -290,7 +290,7 @@ def test_serve_client_tool_writes_samples_and_reports_errors(served, rest, tmp_p
   np.testing.assert_array_equal(picture, serving.image_grid(to_uint8(served["want_v1"]))[..., 0])
   out = subprocess.run([sys.executable, tool, f"--server=http://127.0.0.1:{closed_port()}",
                         "--model_name=wgan_digits"], capture_output=True, text=True, timeout=120)
-  assert out.returncode == 1
+  assert out.returncode == 2
   assert out.stderr.strip().startswith("error: connection refused by http://127.0.0.1:")
   assert len(out.stderr.strip().splitlines()) == 1
 

@@ -41,6 +41,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -588,7 +590,8 @@ def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | Non
     raise ValueError(f"version {version} of {model_name!r} exists already at {final!r}; "
                      f"versions never change once written (next free: {next_version(model_base)})")
   os.makedirs(model_base, exist_ok=True)
-  staging = os.path.join(model_base, f".{version}.tmp-{uuid.uuid4().hex[:8]}")
+  remove_stale_staging(model_base)
+  staging = os.path.join(model_base, f".{version}.tmp-{_STAGING_OWNER}-{uuid.uuid4().hex[:8]}")
   try:
     metadata = save_servable(gan, config, staging, model_name=model_name, version=version,
                              checkpoint=checkpoint, warmup=warmup)
@@ -604,6 +607,54 @@ def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | Non
       shutil.rmtree(staging, ignore_errors=True)
   logging.info("exported %s version %d to %s", model_name, version, final)
   return ExportResult(final, model_name, version, metadata)
+
+
+# Who writes a staging folder: host and process, so a later export can tell a folder left
+# by a killed export (its process is gone) from one another export is writing now.
+_STAGING_OWNER = f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+_STAGING = re.compile(r"^\.\d+\.tmp-(?:(?P<host>[^-]+)-(?P<pid>\d+)-)?[0-9a-f]+$")
+# A staging folder of another machine (a shared export base) counts as left over after
+# this long: no export takes a day.
+_FOREIGN_STAGING_AGE = 24 * 3600
+
+
+def _process_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # someone else's process
+  return True
+
+
+def remove_stale_staging(model_base: str) -> list[str]:
+  """Removes the temporary folders of exports that were killed while writing.
+
+  A folder is left over when the process that wrote it (on this machine) no longer
+  runs, or, written on another machine, when it is a day old.
+
+  Returns:
+    The folders removed.
+  """
+  if not os.path.isdir(model_base):
+    return []
+  removed = []
+  host = socket.gethostname().replace("-", "_")
+  for name in os.listdir(model_base):
+    match = _STAGING.match(name)
+    path = os.path.join(model_base, name)
+    if not match or not os.path.isdir(path):
+      continue
+    if match.group("host") == host:
+      stale = not _process_alive(int(match.group("pid")))
+    else:
+      stale = time.time() - os.path.getmtime(path) > _FOREIGN_STAGING_AGE
+    if stale:
+      shutil.rmtree(path, ignore_errors=True)
+      removed.append(path)
+      logging.info("removed %s, left by an export that did not finish", path)
+  return removed
 
 
 def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import numpy as np
@@ -67,8 +68,18 @@ def scatter_plot(generated: np.ndarray, real: np.ndarray, title: str = "",
 
 
 def save_png(image: np.ndarray, path: str) -> None:
+  """Writes a uint8 picture as PNG, whole or not at all (temporary file, then rename)."""
+  import uuid
   from PIL import Image
-  Image.fromarray(image).save(path)
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
+  try:
+    Image.fromarray(image).save(tmp, format="PNG")
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
 
 
 def preview(gan: Any, source: Any, num: int = 64, seed: int = 0, title: str = "") -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import re
 import sys
 import types
 import typing
@@ -53,31 +54,135 @@ def _base_type(annotation: Any) -> type:
   return annotation
 
 
+# Flag name -> the metadata of its accepted values (bounds, choices, check), one entry per
+# model config that declares it: what --help shows and what is checked when the command
+# line is read. Tool flags declared with define_checked() are here too.
+FLAG_RANGES: dict[str, list[dict[str, Any]]] = {}
+# Flags whose value is free text or a path (checked where it is used, not by range).
+FREE_FLAGS: set[str] = set()
+
+
+def _register_range(name: str, metadatas: list[dict[str, Any]],
+                    models: list[str] | None = None) -> str:
+  """Registers a validator for `name` from its declared ranges; returns the help suffix.
+
+  Args:
+    name: The flag.
+    metadatas: The field metadata of each declaration (one per model that has the flag).
+    models: The model of each declaration, to say which range is whose in --help.
+  """
+  from tf_gans.config import describe_range, range_error
+  ranged = [m for m in metadatas if "bounds" in m or "choices" in m or "check" in m]
+  if not ranged:
+    FREE_FLAGS.add(name)
+    return ""
+  FLAG_RANGES[name] = ranged
+
+  def checker(value: Any) -> bool:
+    if value is None:
+      return True
+    problems = [range_error(value, m) for m in ranged]
+    if all(problems):  # valid for no model that has the flag
+      raise flags.ValidationError(problems[0])
+    return True
+
+  flags.register_validator(name, checker)
+  # One text per distinct range, with the models it belongs to when they differ.
+  owners: dict[str, list[str]] = {}
+  for i, metadata in enumerate(metadatas):
+    if "check" in metadata and "bounds" not in metadata and "choices" not in metadata:
+      continue
+    text = describe_range(metadata)
+    if text.startswith("one of: "):
+      text = "one of: " + ", ".join(sorted(text[len("one of: "):].split(", ")))
+    owners.setdefault(text, []).append(models[i] if models else "")
+  if not owners:
+    return ""
+  if len(owners) == 1:
+    return f" [{next(iter(owners))}]"
+  return " [" + "; ".join(f"{', '.join(sorted(set(m)))}: {t}" for t, m in owners.items()) + "]"
+
+
 def define_config_flags(specs: list[Any], skip: tuple[str, ...] = ()) -> None:
   """One flag per config field across all registered models, default None.
 
   None means "the model's own default", so one flag (say --batch_size) can default to 1
-  for CycleGAN and 64 for WGAN. Help texts come from the fields' metadata.
+  for CycleGAN and 64 for WGAN. Help texts and accepted values come from the fields'
+  metadata (tf_gans.config.option); a value is checked when the command line is read,
+  against the declarations of every model that has the flag, and again for the chosen
+  model when its config is resolved.
   """
-  seen: dict[str, tuple[type, str, list[str]]] = {}
-  for spec in specs:
+  seen: dict[str, tuple[type, str, list[str], list[dict[str, Any]]]] = {}
+  for spec in sorted(specs, key=lambda s: s.name):
     for f in dataclasses.fields(spec.config_cls):
       if f.name in skip:
         continue
-      kind = _base_type(f.type)
-      help_text = f.metadata.get("help", "")
       if f.name in seen:
         seen[f.name][2].append(spec.name)
+        seen[f.name][3].append(dict(f.metadata))
         continue
-      seen[f.name] = (kind, help_text, [spec.name])
+      seen[f.name] = (_base_type(f.type), f.metadata.get("help", ""), [spec.name],
+                      [dict(f.metadata)])
   all_models = {s.name for s in specs}
-  for name, (kind, help_text, models) in sorted(seen.items()):
+  for name, (kind, help_text, models, metadatas) in sorted(seen.items()):
     if set(models) != all_models:
       help_text = f"[{', '.join(models)}] {help_text}"
     define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
               float: flags.DEFINE_float}.get(kind, flags.DEFINE_string)
     define(name, None, help_text)
+    if kind is not bool:
+      FLAGS[name].help += _register_range(name, metadatas, models)
     _CONFIG_FLAGS.add(name)
+
+
+def define_checked(kind: str, name: str, default: Any, help: str,  # pylint: disable=redefined-builtin
+                   **accepted: Any) -> None:
+  """Defines a tool flag with its accepted values, declared as config fields declare them.
+
+  Args:
+    kind: "integer", "float", "string" or "list" (comma-separated; `check` sees the list).
+    name, default, help: As for absl's DEFINE_*.
+    **accepted: gt / ge / lt / le bounds, choices, or check (see tf_gans.config.option).
+  """
+  define = {"integer": flags.DEFINE_integer, "float": flags.DEFINE_float,
+            "string": flags.DEFINE_string, "list": flags.DEFINE_list}[kind]
+  define(name, default, help)
+  metadata = {}
+  bounds = {k: accepted.pop(k) for k in ("gt", "ge", "lt", "le") if k in accepted}
+  if bounds:
+    metadata["bounds"] = bounds
+  metadata.update(accepted)
+  FLAGS[name].help += _register_range(name, [metadata])
+
+
+def define_path(name: str, default: Any, help: str) -> None:  # pylint: disable=redefined-builtin
+  """Defines a flag naming a file or folder (checked where the tool uses it)."""
+  flags.DEFINE_string(name, default, help)
+  FREE_FLAGS.add(name)
+
+
+# Seeds: numpy's and Keras's global seeds take [0, 2**32).
+SEED_RANGE = {"ge": 0, "lt": 2 ** 32}
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def model_name_problem(name: str) -> str | None:
+  """What keeps `name` from being a TF Serving model name (a folder and URL part)."""
+  if _MODEL_NAME.match(name):
+    return None
+  return "must be letters, digits, '_', '-' and '.', starting with a letter or digit"
+
+
+def labels_problem(values: list[str]) -> str | None:
+  """What is wrong with a --labels list (class numbers >= 0), or None."""
+  for value in values:
+    if not value.strip().isdigit():
+      return f"must be class numbers >= 0 separated by commas ({value!r} is not)"
+  return None
+
+
+def int_labels(values: list[str] | None) -> list[int] | None:
+  return None if values is None else [int(v) for v in values]
 
 
 def config_from_flags(spec: Any, extra: dict[str, Any] | None = None,
@@ -107,30 +212,92 @@ def config_from_flags(spec: Any, extra: dict[str, Any] | None = None,
     raise UserError(str(e)) from None
 
 
-def _is_user_error(e: Exception) -> bool:
+def _is_user_error(e: BaseException) -> bool:
   """Errors a user causes or must act on: shown as one line, not a traceback."""
-  import tensorflow as tf
-  from tf_gans.training.loop import NonFiniteLossError
-  return isinstance(e, (UserError, ValueError, FileNotFoundError, NonFiniteLossError,
-                        tf.errors.OpError))
+  if isinstance(e, (UserError, ValueError, FileNotFoundError)):
+    return True
+  if "tensorflow" in sys.modules:  # never import TensorFlow just to classify an error
+    import tensorflow as tf
+    from tf_gans.training.loop import NonFiniteLossError
+    return isinstance(e, (NonFiniteLossError, tf.errors.OpError))
+  return False
 
 
-def run_main(main: Callable[[list[str]], Any]) -> None:
-  """absl's app.run, with user errors as one line on stderr and exit status 2.
+def _os_error_line(e: OSError) -> str:
+  """An OSError on a path as "'<path>': <reason>" (permission denied, read-only ...)."""
+  reason = (e.strerror or type(e).__name__).lower()
+  where = f"{e.filename!r}" + (f" -> {e.filename2!r}" if e.filename2 else "")
+  return f"{where}: {reason}"
 
-  A multi-worker run that lost a worker exits with 75 ("restart every worker").
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a bad flag as one line and exit status 2 (not absl's 1)."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
+  """absl's app.run, with every error the user can act on as one line on stderr.
+
+  Exit statuses: 2 for a bad flag, value, file or path (one line naming it); 1 for an
+  unexpected error (its traceback is printed: that is a bug); 75 when a multi-worker run
+  lost a worker ("restart every worker"); what main returns otherwise.
   """
   def wrapped(argv):
     try:
       return main(argv)
     except Exception as e:  # pylint: disable=broad-except
-      from tf_gans.training.preemption import PEER_LOST_EXIT_CODE, PeerLostError
-      if isinstance(e, PeerLostError):
+      if type(e).__name__ == "PeerLostError":
+        from tf_gans.training.preemption import PEER_LOST_EXIT_CODE
         print(f"error: {e}", file=sys.stderr)
         sys.exit(PEER_LOST_EXIT_CODE)
+      if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
+        print(f"error: {_os_error_line(e)}", file=sys.stderr)
+        sys.exit(2)
       if not _is_user_error(e):
         raise
       message = str(e).splitlines()[0] if str(e) else type(e).__name__
       print(f"error: {message}", file=sys.stderr)
       sys.exit(2)
-  app.run(wrapped)
+  app.run(wrapped, argv=argv, flags_parser=_parse_flags)
+
+
+def writable_target(path: str, flag: str, folder: bool) -> str:
+  """Checks, without creating anything, that a tool can write `path`.
+
+  Args:
+    path: A folder (folder=True) or file the tool will create or write into.
+    flag: The flag that named it, for the message.
+    folder: Whether `path` is a folder.
+
+  Returns:
+    `path`.
+
+  Raises:
+    UserError: naming the flag, the path and the reason (a file where a folder is
+      needed or the reverse, no permission, a read-only file system).
+  """
+  full = os.path.abspath(os.path.expanduser(path))
+  if os.path.exists(full):
+    if folder and not os.path.isdir(full):
+      raise UserError(f"--{flag} {path!r} is a file, expected a folder")
+    if not folder and os.path.isdir(full):
+      raise UserError(f"--{flag} {path!r} is a folder, expected a file")
+    target, verb = (full if folder else os.path.dirname(full)), "write into"
+  else:
+    target, verb = os.path.dirname(full), "create"
+    while not os.path.exists(target):
+      target = os.path.dirname(target)
+    if not os.path.isdir(target):
+      raise UserError(f"cannot {verb} --{flag} {path!r}: {target!r} is a file")
+  if not os.access(target, os.W_OK | os.X_OK):
+    try:
+      read_only = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+    except OSError:
+      read_only = False
+    reason = "read-only file system" if read_only else f"no permission to write in {target!r}"
+    raise UserError(f"cannot {verb} --{flag} {path!r}: {reason}")
+  return path

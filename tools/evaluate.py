@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 
 import _common  # noqa: F401
-from _common import FLAGS, UserError, run_main
-from absl import flags
+from _common import (FLAGS, SEED_RANGE, UserError, define_checked, define_path, run_main,
+                     writable_target)
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by tools/train.py.")
-flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest).")
-flags.DEFINE_integer("num_samples", 2500, "Generated samples to measure (2,500 in the "
-                     "VEEGAN/PacGAN tables).")
-flags.DEFINE_integer("seed", 0, "Seed of the noise.")
-flags.DEFINE_string("output", None, "Also write the metrics as JSON here.")
+define_path("model_dir", None, "A model_dir written by tools/train.py.")
+define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
+define_checked("integer", "num_samples", 2500, "Generated samples to measure (2,500 in the "
+               "VEEGAN/PacGAN tables).", ge=10, le=1_000_000)
+define_checked("integer", "seed", 0, "Seed of the noise.", **SEED_RANGE)
+define_path("output", None, "Also write the metrics as JSON here.")
 
 
 def main(argv):
@@ -31,6 +31,8 @@ def main(argv):
     raise UserError(f"unexpected arguments {' '.join(argv[1:])!r}")
   if not FLAGS.model_dir:
     raise UserError("--model_dir is required")
+  if FLAGS.output:
+    writable_target(FLAGS.output, "output", folder=False)
   from tf_gans import training
   from tf_gans.models import registry
   gan, config, source = training.load(FLAGS.model_dir, FLAGS.checkpoint)
@@ -51,8 +53,8 @@ def main(argv):
       line += f"   real vs real {shown(metrics[name + suffix]):>8}"
     print(line)
   if FLAGS.output:
-    with open(FLAGS.output, "w", encoding="utf-8") as f:
-      json.dump(metrics, f, indent=2)
+    from tf_gans.config import write_json
+    write_json(FLAGS.output, metrics)
 
 
 if __name__ == "__main__":

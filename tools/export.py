@@ -15,26 +15,27 @@ from __future__ import annotations
 import os
 
 import _common  # noqa: F401  (sets up sys.path and the TF log level)
-from _common import FLAGS, UserError, run_main
+from _common import (FLAGS, UserError, define_checked, define_path, model_name_problem,
+                     run_main, writable_target)
 from absl import flags
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by tools/train.py.")
-flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest).")
-flags.DEFINE_string("export_base", None, "Folder of served models; the export goes to "
-                    "EXPORT_BASE/MODEL_NAME/VERSION.")
-flags.DEFINE_string("model_name", None, "Name TF Serving serves the model under (default: "
-                    "the model_dir's folder name).")
-flags.DEFINE_integer("version", None, "Version number (default: one more than the highest "
-                     "present).")
+define_path("model_dir", None, "A model_dir written by tools/train.py.")
+define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
+define_path("export_base", None, "Folder of served models; the export goes to "
+            "EXPORT_BASE/MODEL_NAME/VERSION.")
+define_checked("string", "model_name", None, "Name TF Serving serves the model under "
+               "(default: the model_dir's folder name).", check=model_name_problem)
+define_checked("integer", "version", None, "Version number (default: one more than the "
+               "highest present).", ge=1)
 flags.DEFINE_enum("warmup", "auto", ["auto", "always", "never"],
                   "Write warm-up requests into assets.extra: auto = when "
                   "tensorflow-serving-api is installed.")
 flags.DEFINE_bool("models_config", False, "Also write EXPORT_BASE/models.config listing every "
                   "model under EXPORT_BASE (TF Serving's --model_config_file).")
-flags.DEFINE_string("serving_base_path", "/models", "Where the server sees EXPORT_BASE, for "
-                    "models.config (the tensorflow/serving container's /models).")
-flags.DEFINE_string("keras_dir", None, "Also write each generator alone with Keras "
-                    "Model.export into this folder.")
+define_path("serving_base_path", "/models", "Where the server sees EXPORT_BASE, for "
+            "models.config (the tensorflow/serving container's /models).")
+define_path("keras_dir", None, "Also write each generator alone with Keras Model.export into "
+            "this folder.")
 
 
 def main(argv):
@@ -44,6 +45,9 @@ def main(argv):
     raise UserError("--model_dir is required")
   if not FLAGS.export_base:
     raise UserError("--export_base is required: the folder TF Serving serves models from")
+  writable_target(FLAGS.export_base, "export_base", folder=True)
+  if FLAGS.keras_dir:
+    writable_target(FLAGS.keras_dir, "keras_dir", folder=True)
   from tf_gans import export
   warmup = {"auto": None, "always": True, "never": False}[FLAGS.warmup]
   result = export.export_model_dir(FLAGS.model_dir, FLAGS.export_base,

@@ -13,15 +13,17 @@ from __future__ import annotations
 import os
 
 import _common  # noqa: F401
-from _common import FLAGS, UserError, run_main
-from absl import flags
+from _common import (FLAGS, SEED_RANGE, UserError, define_checked, define_path, int_labels,
+                     labels_problem, run_main, writable_target)
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by tools/train.py.")
-flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest).")
-flags.DEFINE_string("output", None, "PNG to write (default MODEL_DIR/samples.png).")
-flags.DEFINE_integer("num", 64, "How many samples (images) or columns (per-class grids).")
-flags.DEFINE_integer("seed", 0, "Seed of the noise.")
-flags.DEFINE_list("labels", None, "Conditional models: only these class labels, e.g. 3,7.")
+define_path("model_dir", None, "A model_dir written by tools/train.py.")
+define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
+define_path("output", None, "PNG to write (default MODEL_DIR/samples.png).")
+define_checked("integer", "num", 64, "How many samples (images) or columns (per-class grids).",
+               ge=1, le=4096)
+define_checked("integer", "seed", 0, "Seed of the noise.", **SEED_RANGE)
+define_checked("list", "labels", None, "Conditional models: only these class labels, e.g. 3,7.",
+               check=labels_problem)
 
 
 def main(argv):
@@ -29,22 +31,22 @@ def main(argv):
     raise UserError(f"unexpected arguments {' '.join(argv[1:])!r}")
   if not FLAGS.model_dir:
     raise UserError("--model_dir is required")
+  output = FLAGS.output or os.path.join(FLAGS.model_dir, "samples.png")
+  if not output.lower().endswith(".png"):
+    raise UserError(f"--output {output!r}: samples are written as a .png file")
+  writable_target(output, "output", folder=False)
   from tf_gans import training, visualize
   gan, config, source = training.load(FLAGS.model_dir, FLAGS.checkpoint)
   kwargs = {}
   if FLAGS.labels is not None:
-    if not hasattr(gan, "preview"):
+    if not hasattr(gan, "preview") or not hasattr(gan, "num_classes"):
       raise UserError(f"--labels applies to conditional models, not {config.model!r}")
-    try:
-      kwargs["labels"] = [int(v) for v in FLAGS.labels]
-    except ValueError:
-      raise UserError(f"--labels must be integers, got {','.join(FLAGS.labels)}") from None
+    kwargs["labels"] = int_labels(FLAGS.labels)
   if kwargs:
     picture = gan.preview(source, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
   else:
     picture = visualize.preview(gan, source, num=FLAGS.num, seed=FLAGS.seed,
                                 title=f"{config.model} step {int(gan.train_counter.numpy())}")
-  output = FLAGS.output or os.path.join(FLAGS.model_dir, "samples.png")
   visualize.save_png(picture, output)
   print(f"wrote {output} ({picture.shape[1]}x{picture.shape[0]})")
 

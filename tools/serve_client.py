@@ -26,23 +26,36 @@ import os
 import sys
 
 import _common  # noqa: F401  (sets up sys.path)
-from _common import FLAGS, UserError, run_main
+from _common import (FLAGS, UserError, define_checked, define_path, int_labels, labels_problem,
+                     model_name_problem, run_main, writable_target)
 from absl import flags
 
-flags.DEFINE_string("server", "http://localhost:8501", "http(s)://host:port for REST or "
-                    "grpc://host:port for gRPC.")
-flags.DEFINE_string("model_name", None, "The served model's name.")
-flags.DEFINE_integer("version", None, "A model version (default: the latest).")
-flags.DEFINE_float("timeout", 30.0, "Seconds to wait for an answer.")
+
+def _server_problem(url: str) -> str | None:
+  if url.startswith(("http://", "https://", "grpc://")) and len(url.split("://", 1)[1]) > 0:
+    return None
+  return "must be http(s)://host:port (REST) or grpc://host:port (gRPC)"
+
+
+define_checked("string", "server", "http://localhost:8501", "http(s)://host:port for REST or "
+               "grpc://host:port for gRPC.", check=_server_problem)
+define_checked("string", "model_name", None, "The served model's name.",
+               check=model_name_problem)
+define_checked("integer", "version", None, "A model version (default: the latest).", ge=1)
+define_checked("float", "timeout", 30.0, "Seconds to wait for an answer.", gt=0.0, le=3600.0)
 flags.DEFINE_enum("action", None, ["sample", "translate", "metadata", "status"],
                   "What to ask; default translate with --images, else sample.")
-flags.DEFINE_integer("num_samples", 16, "Samples to draw (unconditional models).")
-flags.DEFINE_integer("seed", 0, "Seed of the server-side noise.")
-flags.DEFINE_list("labels", None, "Class labels, one sample each (conditional models).")
-flags.DEFINE_list("images", None, "Image files to translate (any size, JPEG/PNG/...).")
+define_checked("integer", "num_samples", 16, "Samples to draw (unconditional models; the "
+               "server refuses more than its export's limit).", ge=1, le=4096)
+define_checked("integer", "seed", 0, "Seed of the server-side noise.", ge=0, lt=2 ** 63)
+define_checked("list", "labels", None, "Class labels, one sample each (conditional models).",
+               check=labels_problem)
+flags.DEFINE_list("images", None, "Image files to translate, separated by commas (any size, "
+                  "JPEG/PNG/...).")
+_common.FREE_FLAGS.add("images")  # paths, checked when read
 flags.DEFINE_enum("direction", "a_to_b", ["a_to_b", "b_to_a"], "Translation direction.")
-flags.DEFINE_string("output", None, "sample: a .png grid (images) or .npy/.csv (points); "
-                    "translate: a folder for the PNGs. Default: print a summary only.")
+define_path("output", None, "sample: a .png grid (images) or .npy/.csv (points); translate: a "
+            "folder for the PNGs. Default: print a summary only.")
 
 
 def _serving_module():
@@ -81,6 +94,13 @@ def main(argv):
     raise UserError("--model_name is required: the name TF Serving serves the model under")
   serving = _serving_module()
   action = FLAGS.action or ("translate" if FLAGS.images else "sample")
+  if FLAGS.output and action == "sample":
+    if not FLAGS.output.lower().endswith((".png", ".npy", ".csv")):
+      raise UserError(f"--output {FLAGS.output!r}: samples are written as .png (images) or "
+                      ".npy / .csv (points)")
+    writable_target(FLAGS.output, "output", folder=False)
+  if action == "translate":
+    writable_target(FLAGS.output or ".", "output", folder=True)
   try:
     client = serving.connect(FLAGS.server, FLAGS.model_name, FLAGS.version, FLAGS.timeout)
     if action == "status":
@@ -89,11 +109,7 @@ def main(argv):
       print(json.dumps(client.export_metadata(), indent=2))
     elif action == "sample":
       if FLAGS.labels is not None:
-        try:
-          labels = [int(v) for v in FLAGS.labels]
-        except ValueError:
-          raise UserError(f"--labels must be integers, got {','.join(FLAGS.labels)}") from None
-        result = client.sample(labels=labels, seed=FLAGS.seed)
+        result = client.sample(labels=int_labels(FLAGS.labels), seed=FLAGS.seed)
       else:
         result = client.sample(FLAGS.num_samples, seed=FLAGS.seed)
       key = "images" if "images" in result else "samples"
@@ -120,8 +136,9 @@ def main(argv):
           f.write(png)
         print(f"wrote {target}")
   except serving.ServingError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+    # One line, whatever the server answered; exit 2 as the other tools for what the
+    # user can act on (a server that is down, a model that is not served, a refusal).
+    raise UserError(" ".join(str(e).split())) from None
   return 0
 
 

@@ -36,17 +36,19 @@ _remember_sigterm.received = False
 signal.signal(signal.SIGTERM, _remember_sigterm)
 
 import _common  # noqa: E402,F401  (sets up sys.path and the TF log level)
-from _common import FLAGS, UserError, config_from_flags, define_config_flags, run_main  # noqa: E402
+from _common import (FLAGS, UserError, config_from_flags, define_checked,  # noqa: E402
+                     define_config_flags, define_path, run_main, writable_target)
 from absl import flags, logging  # noqa: E402
 
 from tf_gans.models import registry  # noqa: E402
 
 define_config_flags(registry.all_specs())
 flags.adopt_module_key_flags(_common)
-flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices "
-                     "(replicas for --strategy=mirrored on a machine without GPUs).")
-flags.DEFINE_string("sample_path", "", "Write a picture of samples here after training "
-                    "(default MODEL_DIR/samples.png).")
+define_checked("integer", "cpu_devices", 0, "Split the CPU into this many logical devices "
+               "(replicas for --strategy=mirrored on a machine without GPUs; 0: no split).",
+               ge=0, le=256)
+define_path("sample_path", "", "Write a picture of samples here after training (default "
+            "MODEL_DIR/samples.png).")
 flags.FLAGS["model"].help = ("Which GAN: " + "; ".join(
     f"{s.name}: {s.description.rstrip('.')}" for s in registry.all_specs()))
 
@@ -61,6 +63,9 @@ def main(argv):
   model = FLAGS.model or (saved or {}).get("model") or "wgan"
   spec = registry.get(model)
   config = config_from_flags(spec, base=saved if saved and saved.get("model") == model else None)
+  writable_target(config.model_dir or ".", "model_dir", folder=True)
+  if FLAGS.sample_path:
+    writable_target(FLAGS.sample_path, "sample_path", folder=False)
   training.split_cpu(FLAGS.cpu_devices)
   result = training.train(config)
   logging.info("finished at step %d: %s", result["step"],

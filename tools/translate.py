@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 
 import _common  # noqa: F401  (sets up sys.path and the TF log level)
-from _common import FLAGS, UserError, run_main
+from _common import FLAGS, UserError, define_path, run_main, writable_target
 from absl import flags
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by tools/train.py (cyclegan or "
-                    "discogan).")
-flags.DEFINE_string("checkpoint", None, "A checkpoint path (default: the latest).")
-flags.DEFINE_string("input", None, "An image file or a folder of images.")
-flags.DEFINE_string("output", None, "Output folder (or a .png file when --input is a file).")
+define_path("model_dir", None, "A model_dir written by tools/train.py (cyclegan or discogan).")
+define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
+define_path("input", None, "An image file or a folder of images.")
+define_path("output", None, "Output folder (or a .png file when --input is a file).")
 flags.DEFINE_enum("direction", "a_to_b", ["a_to_b", "b_to_a"],
                   "a_to_b uses generator_ab (trainA -> trainB style), b_to_a generator_ba.")
 flags.DEFINE_bool("side_by_side", False, "Write input and translation next to each other.")
@@ -44,13 +43,14 @@ def _inputs(path: str) -> list[str]:
 
 
 def _output_paths(inputs: list[str], output: str, single_file: bool) -> list[str]:
+  """Where the translations go; checked to be writable, nothing created yet."""
   if single_file and output.lower().endswith(".png"):
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    writable_target(output, "output", folder=False)
     return [output]
   if os.path.isfile(output):
     raise UserError(f"--output {output!r} is a file; expected a folder (or a .png file for a "
                     "single input)")
-  os.makedirs(output, exist_ok=True)
+  writable_target(output, "output", folder=True)
   names = [os.path.splitext(os.path.basename(p))[0] + ".png" for p in inputs]
   if len(set(names)) != len(names):
     raise UserError("two inputs would write the same output name (e.g. x.jpg and x.png); "
@@ -81,10 +81,8 @@ def main(argv):
       raise UserError(f"--{name} is required")
   inputs = _inputs(FLAGS.input)
   from tf_gans import training, visualize
-  from tf_gans.data.images import check_images
-  from tf_gans.data.translation import check_decodable
-  check_images(inputs)
-  check_decodable(inputs)
+  from tf_gans.data.images import check_image_files
+  check_image_files(inputs)
   outputs = _output_paths(inputs, FLAGS.output, single_file=not os.path.isdir(FLAGS.input))
   gan, config, _ = training.load(FLAGS.model_dir, FLAGS.checkpoint)
   if not hasattr(gan, "translate"):

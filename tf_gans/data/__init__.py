@@ -26,14 +26,14 @@ register_dataset("digits", lambda data_dir="", image_size=0, split="train": digi
 for _name in TFDS_IMAGE_DATASETS:
   register_dataset(_name, lambda data_dir="", image_size=0, split="train", _n=_name:
                    tfds_source(_n, split, data_dir or None))
-register_dataset("folder", lambda data_dir="", image_size=0, split="train":
-                 folder_source(data_dir, image_size or 32))
+register_dataset("folder", lambda data_dir="", image_size=0, split="train", known_good=None:
+                 folder_source(data_dir, image_size or 32, known_good=known_good))
 # Two unpaired domains (image-to-image translation).
 register_dataset("digits_recolour", lambda data_dir="", image_size=0, split="train":
                  translation.digits_recolour_source(split, image_size or 32))
 register_dataset("unpaired_folder", lambda data_dir="", image_size=0, split="train", load_size=0,
-                 flip=True: translation.unpaired_folder_source(data_dir, split, image_size or 256,
-                                                               load_size, flip))
+                 flip=True, known_good=None: translation.unpaired_folder_source(
+                     data_dir, split, image_size or 256, load_size, flip, known_good))
 for _name in translation.CYCLE_GAN_TFDS:
   register_dataset(f"cycle_gan/{_name}", lambda data_dir="", image_size=0, split="train",
                    load_size=0, flip=True, _n=_name: translation.cycle_gan_tfds_source(
@@ -46,6 +46,13 @@ TFDS_PREFIX = "tfds/"
 
 def dataset_names() -> list[str]:
   return sorted(_DATASETS) + [TFDS_PREFIX + "<name>"]
+
+
+def dataset_name_problem(name: str) -> str | None:
+  """What is wrong with a --dataset value, or None for a known name or tfds/<name>."""
+  if name in _DATASETS or (name.startswith(TFDS_PREFIX) and len(name) > len(TFDS_PREFIX)):
+    return None
+  return f"must be one of: {', '.join(dataset_names())}"
 
 
 def make_source(name: str, data_dir: str = "", image_size: int = 0, split: str = "train",

@@ -12,7 +12,7 @@ Three sources:
   resized to ``load_size`` (bicubic), randomly cropped to ``image_size`` and randomly
   flipped (286 → 256 in the paper); the augmentation is a pure function of the example
   number, so a resumed run sees the same crops. Every file is decoded once before
-  training, so a corrupt one is reported by path instead of stopping the run later.
+  training, so every corrupt one is reported by path instead of stopping the run later.
 * ``cycle_gan/<name>``: the same data from TensorFlow Datasets (horse2zebra,
   monet2photo, ...), when it has been prepared in ``--data_dir``.
 * ``digits_recolour``: an offline task with a **known ground truth**, made from the 8×8
@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tf_gans.data.images import (check_images, decode_image, digits_arrays,
+from tf_gans.data.images import (check_image_files, decode_image, digits_arrays,
                                   encoded_example_reader, list_images, tfds_random_access)
 from tf_gans.data.pipeline import Group, Source
 
@@ -148,26 +148,6 @@ def digits_recolour_source(split: str = "train", image_size: int = 32) -> Source
 # ---------------------------------------------------------------------------------------
 
 
-def check_decodable(paths: list[str]) -> None:
-  """Decodes every image completely, so a corrupt file is named before training starts.
-
-  :func:`tf_gans.data.images.check_images` catches files that are not images, but
-  PIL's ``verify()`` does not decode JPEG pixel data: a truncated JPEG passes it, and
-  TensorFlow would stop the run when it reaches that file. Decoding costs a few
-  milliseconds per image, once.
-
-  Raises:
-    ValueError: naming the first file that cannot be decoded.
-  """
-  from PIL import Image
-  for path in paths:
-    try:
-      with Image.open(path) as im:
-        im.load()
-    except Exception as e:  # PIL raises many types for bad files
-      raise ValueError(f"{path} is not a readable image ({type(e).__name__}: {e})") from None
-
-
 def _augment(image: tf.Tensor, number: tf.Tensor, salt: int, image_size: int,
              load_size: int, flip: bool) -> tf.Tensor:
   """Resize to load_size (bicubic), random crop to image_size, random horizontal flip.
@@ -215,7 +195,8 @@ def _check_sizes(image_size: int, load_size: int) -> int:
 
 
 def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int = 256,
-                           load_size: int = 0, flip: bool = True) -> Source:
+                           load_size: int = 0, flip: bool = True,
+                           known_good: dict[str, list[int]] | None = None) -> Source:
   """Two folders of images, ``DATA/<split>A`` and ``DATA/<split>B``.
 
   Args:
@@ -224,12 +205,15 @@ def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int 
     image_size: Training crop size (256 in the paper).
     load_size: Size images are resized to before cropping; 0: 286/256 × image_size.
     flip: Random horizontal flips (training only).
+    known_good: Files decoded by an earlier check ({path: [size, mtime_ns]}): not
+      decoded again when unchanged.
 
   Returns:
-    A Source of kind "image_pairs" with features a and b; info["paths_a"/"paths_b"].
+    A Source of kind "image_pairs" with features a and b; info["paths_a"/"paths_b"] and
+    info["checked_files"] (the next check's `known_good`).
 
   Raises:
-    ValueError: for a missing folder, a folder without images, or a corrupt image
+    ValueError: for a missing folder, a folder without images, or corrupt images
       (named by path).
   """
   _check_split(split)
@@ -247,8 +231,7 @@ def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int 
       raise ValueError(f"{folder!r} does not exist; {data_dir!r} should hold {split}A/ and "
                        f"{split}B/ folders of images")
     paths[domain] = list_images(folder)
-    check_images(paths[domain])
-    check_decodable(paths[domain])
+  checked = check_image_files(paths["A"] + paths["B"], known_good)
   groups = {}
   for salt, (domain, key) in enumerate((("A", "a"), ("B", "b"))):
     table = tf.constant(paths[domain])
@@ -258,7 +241,7 @@ def unpaired_folder_source(data_dir: str, split: str = "train", image_size: int 
   return Source(name="unpaired_folder", kind=KIND, groups=groups,
                 info={"image_shape": (image_size, image_size, 3), "paths_a": paths["A"],
                       "paths_b": paths["B"], "domains": ("A", "B"), "split": split,
-                      "data_dir": data_dir})
+                      "data_dir": data_dir, "checked_files": checked})
 
 
 def cycle_gan_tfds_source(config: str, split: str = "train", data_dir: str = "",

@@ -39,8 +39,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_gans import losses, visualize
-from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
-                            resolve_lr_decay)
+from tf_gans.config import (TrainConfig, _check_choice, batch_size_option, check_fields,
+                            dataset_option, lr_decay_start_option, lr_decay_steps_option,
+                            model_option, option, resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.conditional import (CONDITIONING, ConditionalDiscriminator,
@@ -238,46 +239,45 @@ class ConditionalGAN(GANModel):
 class CGANConfig(TrainConfig):
   """Settings of a conditional GAN run; None means the default for the chosen loss."""
 
-  model: str = option("cgan", "Which GAN to train.")
-  dataset: str = option("digits", "Labelled images: digits (embedded 8x8), mnist, "
-                        "fashion_mnist, cifar10, tfds/<name> (TFDS, ArrayRecord format) or "
-                        "folder (one sub-folder per class).")
-  batch_size: int | None = option(None, "Global batch; default 64 (DCGAN).")
+  model: str = model_option("cgan")
+  dataset: str = dataset_option("digits", "Labelled images: digits (embedded 8x8), mnist, "
+                                "fashion_mnist, cifar10, tfds/<name> (TFDS, ArrayRecord "
+                                "format) or folder (one sub-folder per class).")
+  batch_size: int | None = batch_size_option(None, "Global batch; default 64 (DCGAN).")
   conditioning: str = option("concat", "How the networks get the label: concat (embedding "
                              "concatenated to z and to D's input and features) | projection "
-                             "(projection discriminator, class-conditional batch norm in G).")
+                             "(projection discriminator, class-conditional batch norm in G).",
+                             choices=CONDITIONING)
   gan_loss: str = option("nonsaturating", "minimax | nonsaturating | hinge | least_squares | "
-                         "wasserstein (with gradient penalty).")
+                         "wasserstein (with gradient penalty).", choices=GAN_LOSSES)
   n_critic: int | None = option(None, "Discriminator updates per generator update; "
-                                "default 5 with wasserstein, 1 otherwise.")
-  gp_weight: float | None = option(None, "Gradient penalty λ (wasserstein); default 10.")
+                                "default 5 with wasserstein, 1 otherwise.", ge=1)
+  gp_weight: float | None = option(None, "Gradient penalty λ (wasserstein); default 10 (0: no "
+                                   "penalty).", ge=0.0)
   learning_rate: float | None = option(None, "Adam learning rate; default 2e-4 (1e-4 with "
-                                       "wasserstein).")
-  beta_1: float | None = option(None, "Adam β1; default 0.5.")
-  beta_2: float | None = option(None, "Adam β2; default 0.999 (0.9 with wasserstein).")
-  lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
-                                 "decay linearly to 0 (1: constant rate).")
+                                       "wasserstein).", gt=0.0)
+  beta_1: float | None = option(None, "Adam β1; default 0.5.", ge=0.0, lt=1.0)
+  beta_2: float | None = option(None, "Adam β2; default 0.999 (0.9 with wasserstein).", ge=0.0,
+                                lt=1.0)
+  lr_decay_start: float = lr_decay_start_option(1.0)
   lr_decay_steps: int | None = lr_decay_steps_option()
-  latent_dim: int | None = option(None, "Size of z; default 128.")
-  base_channels: int = option(64, "Channels of the first conv layer (images).")
-  embedding_dim: int = option(32, "Size of the label embedding (conditioning=concat).")
-  feature_units: int = option(256, "Width of the discriminator's dense feature layer.")
-  dropout: float = option(0.0, "Dropout on the discriminator's features.")
+  latent_dim: int | None = option(None, "Size of z; default 128.", ge=1)
+  base_channels: int = option(64, "Channels of the first conv layer (images).", ge=1)
+  embedding_dim: int = option(32, "Size of the label embedding (conditioning=concat).", ge=1)
+  feature_units: int = option(256, "Width of the discriminator's dense feature layer.", ge=1)
+  dropout: float = option(0.0, "Dropout on the discriminator's features.", ge=0.0, lt=1.0)
   minibatch_std: bool = option(False, "Give the discriminator the batch's feature standard "
                                "deviation (Karras et al. 2018); not with wasserstein.")
   image_size: int = option(32, "Side length images from a folder or a tfds/<name> "
-                           "dataset are resized to.")
+                           "dataset are resized to.", ge=4)
 
   def resolve(self) -> "CGANConfig":
-    _check_choice("conditioning", self.conditioning, CONDITIONING)
-    _check_choice("gan_loss", self.gan_loss, GAN_LOSSES)
+    check_fields(self)
     wasserstein = self.gan_loss == "wasserstein"
     if self.batch_size is None:
       self.batch_size = 64
     if self.n_critic is None:
       self.n_critic = 5 if wasserstein else 1
-    if self.n_critic < 1:
-      raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
     if self.gp_weight is None:
       self.gp_weight = 10.0
     if self.learning_rate is None:
@@ -292,8 +292,6 @@ class CGANConfig(TrainConfig):
     if self.minibatch_std and wasserstein:
       raise ValueError("minibatch_std couples the examples of a batch, which the gradient "
                        "penalty of gan_loss=wasserstein assumes independent; use one of them")
-    if not 0.0 <= self.dropout < 1.0:
-      raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
     super().resolve()
     return self
 
@@ -317,9 +315,10 @@ def build_cgan(config: CGANConfig, source: Any) -> ConditionalGAN:
   if source.kind != "images" or "label" not in source.spec:
     raise ValueError(f"cgan needs labelled images; dataset {source.name!r} holds "
                      f"{source.kind} without labels")
-  if num_classes < 1:
-    raise ValueError(f"cgan needs labelled images; dataset {source.name!r} has no classes "
-                     "(for --dataset=folder, put each class's images in its own sub-folder)")
+  if num_classes < 2:
+    raise ValueError(f"cgan needs images of at least 2 classes; dataset {source.name!r} has "
+                     f"{num_classes} (for --dataset=folder, put each class's images in its "
+                     "own sub-folder)")
   shape = tuple(int(s) for s in source.info["image_shape"])
   generator = ConditionalGenerator(config.latent_dim, num_classes, shape, config.base_channels,
                                    config.conditioning, config.embedding_dim, name="generator")

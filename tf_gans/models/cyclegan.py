@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 
 from tf_gans import losses
-from tf_gans.config import _check_choice, option
+from tf_gans.config import batch_size_option, model_option, option
 from tf_gans.models import registry
 from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
                                         evaluate_translation, translation_optimizers)
@@ -90,27 +90,27 @@ class CycleGAN(TwoDomainGAN):
 class CycleGANConfig(TranslationConfig):
   """Settings of a CycleGAN run; defaults are the authors' code's."""
 
-  model: str = option("cyclegan", "Which GAN to train.")
-  batch_size: int = option(1, "Global batch (1 in the paper).")
-  generator: str = option("resnet", "Generator architecture: resnet (the paper) | unet.")
+  model: str = model_option("cyclegan")
+  batch_size: int = batch_size_option(1, "Global batch (1 in the paper).")
+  generator: str = option("resnet", "Generator architecture: resnet (the paper) | unet.",
+                          choices=GENERATORS)
   num_res_blocks: int | None = option(None, "Residual blocks of the ResNet generator; default "
-                                      "6 up to 128 px, 9 above.")
+                                      "6 up to 128 px, 9 above.", ge=0)
   unet_downs: int | None = option(None, "Halvings of the U-Net generator; default log2(size) "
-                                  "(a 1×1 bottleneck: 8 at 256 px).")
+                                  "(a 1×1 bottleneck: 8 at 256 px).", ge=1)
   discriminator_layers: int = option(3, "Stride-2 layers of the PatchGAN (3: 70×70 patches; "
-                                     "needs images of at least 32 px).")
-  cycle_weight: float = option(10.0, "λ, weight of the cycle-consistency loss.")
-  identity_weight: float = option(0.5, "Identity loss weight relative to λ (0 turns it off).")
+                                     "needs images of at least 32 px).", ge=1)
+  cycle_weight: float = option(10.0, "λ, weight of the cycle-consistency loss (0: none).",
+                               ge=0.0)
+  identity_weight: float = option(0.5, "Identity loss weight relative to λ (0 turns it off).",
+                                  ge=0.0)
 
   def resolve(self) -> "CycleGANConfig":
-    _check_choice("generator", self.generator, GENERATORS)
     super().resolve()
     if self.num_res_blocks is None:
       self.num_res_blocks = default_num_blocks(self.image_size)
     if self.unet_downs is None:
       self.unet_downs = default_num_downs(self.image_size)
-    if self.num_res_blocks < 0:
-      raise ValueError(f"num_res_blocks must be >= 0, got {self.num_res_blocks}")
     if self.generator == "resnet" and self.image_size % 4:
       raise ValueError(f"the ResNet generator halves the image twice: image_size must be a "
                        f"multiple of 4, got {self.image_size}")
@@ -122,9 +122,6 @@ class CycleGANConfig(TranslationConfig):
       raise ValueError(f"a PatchGAN with {self.discriminator_layers} stride-2 layers needs "
                        f"images of at least {smallest} px and at least 1 layer; got "
                        f"image_size {self.image_size}; lower --discriminator_layers")
-    if self.cycle_weight < 0 or self.identity_weight < 0:
-      raise ValueError(f"cycle_weight and identity_weight must be >= 0, got "
-                       f"{self.cycle_weight} and {self.identity_weight}")
     return self
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import keras
 
 from tf_gans import losses
-from tf_gans.config import _check_choice, option
+from tf_gans.config import _check_choice, batch_size_option, model_option, option
 from tf_gans.models import registry
 from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
                                         evaluate_translation, translation_optimizers)
@@ -87,31 +87,27 @@ class DiscoGAN(TwoDomainGAN):
 class DiscoGANConfig(TranslationConfig):
   """Settings of a DiscoGAN run; defaults are the paper's."""
 
-  model: str = option("discogan", "Which GAN to train.")
-  batch_size: int = option(64, "Global batch (64 in the paper).")
+  model: str = model_option("discogan")
+  batch_size: int = batch_size_option(64, "Global batch (64 in the paper).")
   reconstruction_loss: str = option("l2", "DiscoGAN reconstruction distance: l2 (the paper) | "
-                                    "l1 | huber.")
+                                    "l1 | huber.", choices=losses.RECONSTRUCTION_KINDS)
   huber_delta: float = option(1.0, "δ of the Huber reconstruction loss: quadratic below, "
-                              "linear above.")
-  reconstruction_weight: float = option(1.0, "Weight of the reconstruction terms.")
+                              "linear above.", gt=0.0)
+  reconstruction_weight: float = option(1.0, "Weight of the reconstruction terms (0: none).",
+                                        ge=0.0)
   num_downs: int | None = option(None, "Halvings in the DiscoGAN networks; default down to a "
-                                 "4×4 map (4 at 64 px).")
+                                 "4×4 map (4 at 64 px).", ge=1)
 
   _defaults = {**TranslationConfig._defaults, "gan_loss": "nonsaturating", "lr_decay_start": 1.0,
                "pool_size": 0, "norm": "batch", "file_image_size": 64}
 
   def resolve(self) -> "DiscoGANConfig":
-    _check_choice("reconstruction_loss", self.reconstruction_loss, losses.RECONSTRUCTION_KINDS)
-    if not self.huber_delta > 0:
-      raise ValueError(f"huber_delta must be > 0, got {self.huber_delta}")
-    if self.reconstruction_weight < 0:
-      raise ValueError(f"reconstruction_weight must be >= 0, got {self.reconstruction_weight}")
     super().resolve()
     if self.num_downs is None:
       self.num_downs = default_num_downs(self.image_size)
-    if self.num_downs < 1 or self.image_size % (2 ** self.num_downs):
+    if self.image_size % (2 ** self.num_downs):
       raise ValueError(f"num_downs {self.num_downs} does not fit image_size {self.image_size}: "
-                       f"it must be >= 1 and divide the image by 2**num_downs evenly")
+                       f"2**num_downs must divide the image size")
     return self
 
 

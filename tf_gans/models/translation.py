@@ -33,8 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from tf_gans import losses
-from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
+from tf_gans.config import (TrainConfig, _check_choice, check_fields, dataset_option,
+                            lr_decay_start_option, lr_decay_steps_option, option,
                             resolve_lr_decay)
+from tf_gans.networks.common import NORMS
 from tf_gans.models.base import GANModel, UpdateGroup, sum_metrics
 from tf_gans.training.image_pool import ImagePool
 from tf_gans.training.schedules import LinearDecay
@@ -350,27 +352,28 @@ class TwoDomainGAN(GANModel):
 class TranslationConfig(TrainConfig):
   """Settings every two-domain translation run has; None = the model's default."""
 
-  dataset: str = option("digits_recolour", "Two unpaired domains: digits_recolour (embedded, "
-                        "known ground truth), unpaired_folder (--data_dir with trainA/ trainB/ "
-                        "testA/ testB/) or cycle_gan/<name> (TFDS, e.g. cycle_gan/horse2zebra).")
+  dataset: str = dataset_option(
+      "digits_recolour", "Two unpaired domains: digits_recolour (embedded, known ground "
+      "truth), unpaired_folder (--data_dir with trainA/ trainB/ testA/ testB/) or "
+      "cycle_gan/<name> (TFDS, e.g. cycle_gan/horse2zebra).")
   image_size: int | None = option(None, "Training crop size; default 256 for image files "
-                                  "(CycleGAN; 64 for DiscoGAN), 32 for digits_recolour.")
+                                  "(CycleGAN; 64 for DiscoGAN), 32 for digits_recolour.", ge=8)
   load_size: int = option(0, "Image files are resized to this before the random crop; 0: "
-                          "286/256 × image_size (286 at 256 px).")
+                          "286/256 × image_size (286 at 256 px).", ge=0)
   flip: bool = option(True, "Random horizontal flips of training images from files.")
   gan_loss: str | None = option(None, "Adversarial loss: least_squares | nonsaturating | "
-                                "minimax | hinge | wasserstein.")
-  learning_rate: float | None = option(None, "Adam learning rate; default 2e-4.")
-  beta_1: float | None = option(None, "Adam β1; default 0.5.")
-  beta_2: float | None = option(None, "Adam β2; default 0.999.")
-  lr_decay_start: float | None = option(None, "Fraction of the run after which the learning "
-                                        "rate decays linearly to 0; 1 keeps it constant.")
+                                "minimax | hinge | wasserstein.", choices=tuple(losses.GAN_LOSSES))
+  learning_rate: float | None = option(None, "Adam learning rate; default 2e-4.", gt=0.0)
+  beta_1: float | None = option(None, "Adam β1; default 0.5.", ge=0.0, lt=1.0)
+  beta_2: float | None = option(None, "Adam β2; default 0.999.", ge=0.0, lt=1.0)
+  lr_decay_start: float | None = lr_decay_start_option(None)
   lr_decay_steps: int | None = lr_decay_steps_option()
   pool_size: int | None = option(None, "Generated images kept per domain and shown to the "
-                                 "discriminators (image pool); 0 disables it.")
-  generator_filters: int = option(64, "Filters of the generators' first layer.")
-  discriminator_filters: int = option(64, "Filters of the discriminators' first layer.")
-  norm: str | None = option(None, "Normalisation in the networks: instance | batch | none.")
+                                 "discriminators (image pool); 0 disables it.", ge=0)
+  generator_filters: int = option(64, "Filters of the generators' first layer.", ge=1)
+  discriminator_filters: int = option(64, "Filters of the discriminators' first layer.", ge=1)
+  norm: str | None = option(None, "Normalisation in the networks: instance | batch | none.",
+                            choices=NORMS)
 
   # Defaults that differ between the models; subclasses override.
   _defaults = {"gan_loss": "least_squares", "learning_rate": 2e-4, "beta_1": 0.5,
@@ -382,30 +385,19 @@ class TranslationConfig(TrainConfig):
     return {"load_size": self.load_size, "flip": self.flip}
 
   def resolve(self) -> "TranslationConfig":
+    check_fields(self)
     defaults = self._defaults
     for name in ("gan_loss", "learning_rate", "beta_1", "beta_2", "lr_decay_start", "pool_size",
                  "norm"):
       if getattr(self, name) is None:
         setattr(self, name, defaults[name])
-    losses.get_gan_loss(self.gan_loss)  # ValueError naming the known losses
-    from tf_gans.networks.common import check_norm
-    check_norm(self.norm)
     if self.image_size is None:
       self.image_size = (defaults["digits_image_size"] if self.dataset == "digits_recolour"
                          else defaults["file_image_size"])
-    if self.image_size < 8:
-      raise ValueError(f"image_size must be at least 8, got {self.image_size}")
     if self.load_size and self.load_size < self.image_size:
       raise ValueError(f"load_size {self.load_size} is smaller than image_size "
                        f"{self.image_size}; it must be at least as large (0: automatic)")
     resolve_lr_decay(self)
-    if self.pool_size < 0:
-      raise ValueError(f"pool_size must be >= 0, got {self.pool_size}")
-    if self.learning_rate <= 0:
-      raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-    if self.generator_filters < 1 or self.discriminator_filters < 1:
-      raise ValueError("generator_filters and discriminator_filters must be positive, got "
-                       f"{self.generator_filters} and {self.discriminator_filters}")
     if self.dataset == "unpaired_folder" and not self.data_dir:
       # Stop before anything is built, with the way out.
       raise ValueError(

@@ -27,8 +27,9 @@ import keras
 import tensorflow as tf
 
 from tf_gans import losses
-from tf_gans.config import (TrainConfig, _check_choice, lr_decay_steps_option, option,
-                            resolve_lr_decay)
+from tf_gans.config import (TrainConfig, _check_choice, batch_size_option, check_fields,
+                            dataset_option, lr_decay_start_option, lr_decay_steps_option,
+                            model_option, option, resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.networks.dcgan import DCGANCritic, DCGANGenerator
@@ -142,40 +143,44 @@ class WassersteinGAN(GANModel):
 class WGANConfig(TrainConfig):
   """Settings of a Wasserstein GAN run; None means the paper's default for the variant."""
 
-  model: str = option("wgan", "Which GAN to train.")
-  dataset: str = option("8gaussians", "Toy 2-D sets (8gaussians, 25gaussians, swissroll, ring, "
+  model: str = model_option("wgan")
+  dataset: str = dataset_option("8gaussians", "Toy 2-D sets (8gaussians, 25gaussians, swissroll, ring, "
                         "grid), digits (embedded), mnist, fashion_mnist, cifar10, tfds/<name> (TFDS, "
                         "ArrayRecord format) or folder.")
-  batch_size: int | None = option(None, "Global batch; default 256 on 2-D data (WGAN-GP toy "
-                                  "code), 64 on images.")
-  lipschitz: str = option("gp", "Lipschitz constraint of the critic: clip | gp | spectral.")
-  n_critic: int = option(5, "Critic updates per generator update.")
-  clip_value: float = option(0.01, "Weight clipping bound c (lipschitz=clip).")
-  gp_weight: float | None = option(None, "Gradient penalty λ; default 10, 0.1 on 2-D data.")
+  batch_size: int | None = batch_size_option(None, "Global batch; default 256 on 2-D data "
+                                             "(WGAN-GP toy code), 64 on images.")
+  lipschitz: str = option("gp", "Lipschitz constraint of the critic: clip | gp | spectral.",
+                          choices=LIPSCHITZ)
+  n_critic: int = option(5, "Critic updates per generator update.", ge=1)
+  clip_value: float = option(0.01, "Weight clipping bound c (lipschitz=clip).", gt=0.0)
+  gp_weight: float | None = option(None, "Gradient penalty λ; default 10, 0.1 on 2-D data "
+                                   "(0: no penalty).", ge=0.0)
   one_sided_penalty: bool = option(False, "Penalise only gradient norms above 1.")
-  optimizer: str | None = option(None, "adam | rmsprop; default rmsprop for clip, adam otherwise.")
-  learning_rate: float | None = option(None, "Default 5e-5 (clip), 1e-4 (gp), 2e-4 (spectral).")
-  beta_1: float | None = option(None, "Adam β1; default 0.5.")
-  beta_2: float | None = option(None, "Adam β2; default 0.9 (gp), 0.999 (spectral).")
-  latent_dim: int | None = option(None, "Size of z; default 2 on 2-D data, 128 on images.")
-  hidden_units: int = option(512, "Width of the generator's MLP layers (2-D data).")
-  hidden_layers: int = option(3, "Depth of the generator's MLP (2-D data).")
+  optimizer: str | None = option(None, "adam | rmsprop; default rmsprop for clip, adam otherwise.",
+                                 choices=("adam", "rmsprop"))
+  learning_rate: float | None = option(None, "Default 5e-5 (clip), 1e-4 (gp), 2e-4 (spectral).",
+                                       gt=0.0)
+  beta_1: float | None = option(None, "Adam β1; default 0.5.", ge=0.0, lt=1.0)
+  beta_2: float | None = option(None, "Adam β2; default 0.9 (gp), 0.999 (spectral).", ge=0.0,
+                                lt=1.0)
+  latent_dim: int | None = option(None, "Size of z; default 2 on 2-D data, 128 on images.", ge=1)
+  hidden_units: int = option(512, "Width of the generator's MLP layers (2-D data).", ge=1)
+  hidden_layers: int = option(3, "Depth of the generator's MLP (2-D data).", ge=1)
   critic_hidden_units: int | None = option(None, "Width of the critic's MLP layers; default "
-                                           "hidden_units.")
+                                           "hidden_units.", ge=1)
   critic_hidden_layers: int | None = option(None, "Depth of the critic's MLP; default "
-                                            "hidden_layers.")
-  lr_decay_start: float = option(1.0, "Fraction of the run after which the learning rates "
-                                 "decay linearly to 0 (1: constant rate).")
+                                            "hidden_layers.", ge=1)
+  lr_decay_start: float = lr_decay_start_option(1.0)
   lr_decay_steps: int | None = lr_decay_steps_option()
   generator_ema: float = option(0.0, "Decay of an exponential moving average of the "
                                 "generator's weights, used for sampling, evaluation and "
-                                "export (0: off; e.g. 0.999).")
-  base_channels: int = option(64, "Channels of the first conv layer (images).")
+                                "export (0: off; e.g. 0.999).", ge=0.0, lt=1.0)
+  base_channels: int = option(64, "Channels of the first conv layer (images).", ge=1)
   image_size: int = option(32, "Side length images from a folder or a tfds/<name> "
-                           "dataset are resized to.")
+                           "dataset are resized to.", ge=4)
 
   def resolve(self) -> "WGANConfig":
-    _check_choice("lipschitz", self.lipschitz, LIPSCHITZ)
+    check_fields(self)
     from tf_gans.data.toy2d import TOY_DATASETS
     toy = self.dataset in TOY_DATASETS
     opt, lr, b1, b2 = _OPTIMIZER_DEFAULTS[self.lipschitz]
@@ -184,21 +189,16 @@ class WGANConfig(TrainConfig):
     if self.gp_weight is None:
       self.gp_weight = 0.1 if toy else 10.0
     self.optimizer = self.optimizer or opt
-    _check_choice("optimizer", self.optimizer, ("adam", "rmsprop"))
-    self.learning_rate = self.learning_rate or lr
+    self.learning_rate = lr if self.learning_rate is None else self.learning_rate
     self.beta_1 = b1 if self.beta_1 is None else self.beta_1
     self.beta_2 = b2 if self.beta_2 is None else self.beta_2
     if self.latent_dim is None:
       self.latent_dim = 2 if toy else 128
-    if self.n_critic < 1:
-      raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
     resolve_lr_decay(self)
     if self.critic_hidden_units is None:
       self.critic_hidden_units = self.hidden_units
     if self.critic_hidden_layers is None:
       self.critic_hidden_layers = self.hidden_layers
-    if not 0.0 <= self.generator_ema < 1.0:
-      raise ValueError(f"generator_ema must be in [0, 1), got {self.generator_ema}")
     super().resolve()
     return self
 

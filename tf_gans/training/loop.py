@@ -33,10 +33,15 @@ class NonFiniteLossError(RuntimeError):
 
 
 def _non_finite(name: str, value: float, step: int, latest: str | None) -> NonFiniteLossError:
+  precision = keras.mixed_precision.dtype_policy().name
+  advice = "lower the learning rate"
+  if precision == "mixed_float16":
+    advice += " or train in --precision=mixed_bfloat16 or float32 (float16 overflows)"
+  elif precision == "mixed_bfloat16":
+    advice += " or train in --precision=float32"
   return NonFiniteLossError(
       f"{name} became {value} by step {step}; stopped without saving. The last good "
-      f"checkpoint ({latest or 'none'}) is intact; lower the learning rate or use "
-      "--precision=float32 / mixed_bfloat16")
+      f"checkpoint ({latest or 'none'}) is intact; {advice}")
 
 
 def _learning_rates(gan: GANModel) -> dict[str, float]:

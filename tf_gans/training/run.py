@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -37,6 +38,22 @@ def check_model_dir(config: config_lib.TrainConfig) -> None:
   config_lib.check_resume_compatible(saved, config)
 
 
+# Image files a run's data check decoded ({path: [size, mtime_ns]}), so that a resumed
+# run does not decode unchanged files again.
+CHECKED_FILES = "checked_images.json"
+
+
+def _checked_files(model_dir: str) -> dict[str, list[int]] | None:
+  path = os.path.join(model_dir, CHECKED_FILES) if model_dir else ""
+  if not path or not os.path.exists(path):
+    return None
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None  # a damaged cache only costs a full check
+
+
 def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | None = None,
           source: data_lib.Source | None = None) -> tuple[Any, data_lib.Source]:
   """Builds and compiles the GAN of `config` under `strategy` (no checkpoint restored).
@@ -52,6 +69,7 @@ def build(config: config_lib.TrainConfig, strategy: tf.distribute.Strategy | Non
   if source is None:
     # A config may name further data settings (crop/resize sizes, flips) in data_options().
     options = config.data_options() if hasattr(config, "data_options") else {}
+    options["known_good"] = _checked_files(config.model_dir)
     source = data_lib.make_source(config.dataset, config.data_dir,
                                   getattr(config, "image_size", 0), **options)
   with strategy.scope():
@@ -134,6 +152,9 @@ def train(config: config_lib.TrainConfig, callbacks: list | None = None) -> dict
   checkpoints = loop.open_checkpoints(gan, strategy, config.model_dir, config.keep_checkpoints)
   if checkpoints.chief:
     config_lib.write_config(config)
+    if "checked_files" in source.info:
+      config_lib.write_json(os.path.join(config.model_dir, CHECKED_FILES),
+                            source.info["checked_files"])
   logging.info("training %s on %s: %d replicas, %s, batch %d, up to step %d in %s",
                config.model, source.name, replicas, config.precision, config.batch_size,
                config.train_steps, config.model_dir)
