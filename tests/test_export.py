@@ -440,7 +440,7 @@ def test_interrupted_export_leaves_no_visible_version(points_gan, tmp_path, monk
   # A process killed mid-export leaves its hidden temporary folder behind: not a version,
   # and the next export of that model removes it. One that another export (a live
   # process) is writing now stays.
-  host = export._STAGING_OWNER.rsplit("-", 1)[0]
+  host = export.layout._STAGING_OWNER.rsplit("-", 1)[0]
   dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                         capture_output=True, text=True).stdout.strip()
   (tmp_path / "toy" / f".1.tmp-{host}-{dead}-0a1b2c3d" / "variables").mkdir(parents=True)
@@ -458,7 +458,7 @@ def test_interrupted_export_leaves_no_visible_version(points_gan, tmp_path, monk
 
 def test_export_racing_for_a_version_does_not_touch_the_other(points_gan, tmp_path, monkeypatch):
   gan, config = points_gan
-  real = export.save_servable
+  real = export.layout.save_servable
 
   def another_export_wins(*args, **kwargs):
     metadata = real(*args, **kwargs)
@@ -466,7 +466,7 @@ def test_export_racing_for_a_version_does_not_touch_the_other(points_gan, tmp_pa
     (tmp_path / "toy" / "1" / "saved_model.pb").write_bytes(b"the other one")
     return metadata
 
-  monkeypatch.setattr(export, "save_servable", another_export_wins)
+  monkeypatch.setattr(export.layout, "save_servable", another_export_wins)
   with pytest.raises(ValueError, match="appeared while exporting"):
     export.export_gan(gan, config, str(tmp_path), model_name="toy")
   assert sorted(os.listdir(tmp_path / "toy")) == ["1"]
