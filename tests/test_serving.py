@@ -321,3 +321,14 @@ def test_live_tf_serving():
     h, w, c = meta["info"]["image_shape"]
     (back,) = client.translate_files([png(np.zeros((h + 3, w + 5, 3), np.uint8))])
     assert np.asarray(Image.open(io.BytesIO(back))).shape[:2] == (h + 3, w + 5)
+
+
+def test_serve_client_prints_the_servers_refusal_in_one_line(served, rest):
+  tool = str(REPO / "tools" / "serve_client.py")
+  out = subprocess.run([sys.executable, tool, f"--server={rest.url}", "--model_name=cgan",
+                        "--labels=0,99"], capture_output=True, text=True, timeout=120)
+  assert out.returncode == 2, out.stderr
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: TF Serving rejected the request")
+  assert "label must be in [0, 10); got values from 0 to 99" in lines[0]
+  assert "{{node" not in lines[0]

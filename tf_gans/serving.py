@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import urllib.error
 import urllib.parse
@@ -37,6 +38,22 @@ DEFAULT_REST_URL = "http://localhost:8501"
 DEFAULT_GRPC_TARGET = "localhost:8500"
 # Images answers can be large; gRPC's default limit is 4 MB.
 _GRPC_MESSAGE_LIMIT = 512 * 1024 * 1024
+
+
+# Parts of a TensorFlow error message that locate the failure in the graph, not say it.
+_GRAPH_NOISE = re.compile(r"\[\[\{\{node [^}]*\}\}\]\]|\[Op:[^\]]*\]|Graph execution error:|"
+                          r"Detected at node \S+ defined at \(most recent call last\):|"
+                          r"<stack traces unavailable>")
+
+
+def server_message(message: str) -> str:
+  """A server's error message in one line: what failed, without graph node locations.
+
+  A failed request check reads "assertion failed: [images_bytes[0]: 16000x16000 pixels;
+  at most 16777216 per image]".
+  """
+  text = " ".join(_GRAPH_NOISE.sub(" ", str(message)).split())
+  return text or " ".join(str(message).split())
 
 
 class ServingError(RuntimeError):
@@ -328,12 +345,13 @@ class RestClient(_TfGansCalls):
     return ServingConnectionError(f"cannot reach TF Serving at {self.base_url}: {reason}")
 
   def _http_error(self, error: urllib.error.HTTPError) -> ServingError:
+    """The exception for an HTTP error answer, with the server's message in one line."""
     raw = error.read() or b""
     try:
       message = json.loads(raw.decode("utf-8")).get("error", "")
     except (ValueError, AttributeError):
       message = raw.decode("utf-8", "replace")[:300]
-    message = message or error.reason or "no message"
+    message = server_message(message) or error.reason or "no message"
     code = error.code
     if code == 404:
       return ModelNotFoundError(
@@ -424,7 +442,7 @@ class GrpcClient(_TfGansCalls):
   def _rpc_error(self, error: Any) -> ServingError:
     code = error.code()
     status = self._grpc.StatusCode
-    message = error.details() or code.name
+    message = server_message(error.details() or "") or code.name
     if code == status.UNAVAILABLE:
       return ServingConnectionError(
           f"no TF Serving answers at {self.target} ({message}). Start it (e.g. docker run "

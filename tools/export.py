@@ -32,6 +32,15 @@ flags.DEFINE_enum("warmup", "auto", ["auto", "always", "never"],
                   "tensorflow-serving-api is installed.")
 flags.DEFINE_bool("models_config", False, "Also write EXPORT_BASE/models.config listing every "
                   "model under EXPORT_BASE (TF Serving's --model_config_file).")
+define_checked("integer", "max_batch", 0, "Request limit: items per request for every batch "
+               "input (noise rows, labels, images, image files, num_samples); 0: as many "
+               "as make 2**20 pixels of the model's images, at most 4096.", ge=0,
+               le=1_000_000)
+define_checked("integer", "max_image_pixels", 4096 * 4096, "Request limit: pixels of one "
+               "encoded input image, read from its header before decoding (so a "
+               "decompression bomb is refused unread).", ge=1, le=2 ** 31)
+define_checked("integer", "max_request_pixels", 2 ** 25, "Request limit: pixels of all "
+               "encoded input images of one request together.", ge=1, le=2 ** 40)
 define_path("serving_base_path", "/models", "Where the server sees EXPORT_BASE, for "
             "models.config (the tensorflow/serving container's /models).")
 define_path("keras_dir", None, "Also write each generator alone with Keras Model.export into "
@@ -50,12 +59,16 @@ def main(argv):
     writable_target(FLAGS.keras_dir, "keras_dir", folder=True)
   from tf_gans import export
   warmup = {"auto": None, "always": True, "never": False}[FLAGS.warmup]
+  limits = export.RequestLimits(max_batch=FLAGS.max_batch,
+                                max_image_pixels=FLAGS.max_image_pixels,
+                                max_request_pixels=FLAGS.max_request_pixels)
   result = export.export_model_dir(FLAGS.model_dir, FLAGS.export_base,
                                    model_name=FLAGS.model_name, checkpoint=FLAGS.checkpoint,
-                                   version=FLAGS.version, warmup=warmup)
+                                   version=FLAGS.version, warmup=warmup, limits=limits)
   signatures = ", ".join(sorted(result.metadata["signatures"]))
   print(f"exported {result.model_name} version {result.version} (step "
-        f"{result.metadata['step']}) to {result.path}\n  signatures: {signatures}")
+        f"{result.metadata['step']}) to {result.path}\n  signatures: {signatures}\n"
+        f"  request limits: {result.metadata['info']['request_limits']}")
   if FLAGS.keras_dir:
     from tf_gans import training
     gan, config, _ = training.load(FLAGS.model_dir, FLAGS.checkpoint)

@@ -39,8 +39,9 @@ from tf_gans.export.layout import (ASSETS_EXTRA, CONFIG_ASSET, EXPORT_FORMAT_VER
                                    next_version, remove_stale_staging, save_servable)
 from tf_gans.export.models_config import (ServedModel, models_config_text, served_models,
                                           write_models_config)
-from tf_gans.export.module import (DEFAULT_SIGNATURE, MAX_SAMPLES_PER_REQUEST,
-                                   METADATA_SIGNATURE, ServingModule, serving_noise, to_uint8)
+from tf_gans.export.module import (DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingModule,
+                                   serving_noise, to_uint8)
+from tf_gans.export.requests import RequestLimits
 from tf_gans.export.registry import (build_serving_module, config_dict, exporter_names,
                                      get_exporter, register_exporter)
 from tf_gans.export.warmup import WARMUP_ASSET, warmup_records, write_warmup_requests
@@ -51,7 +52,7 @@ from tf_gans.export.unconditional import export_unconditional
 
 __all__ = [
     "ASSETS_EXTRA", "CONFIG_ASSET", "DEFAULT_SIGNATURE", "EXPORT_FORMAT_VERSION",
-    "MAX_SAMPLES_PER_REQUEST", "METADATA_SIGNATURE", "WARMUP_ASSET", "ExportResult",
+    "RequestLimits", "METADATA_SIGNATURE", "WARMUP_ASSET", "ExportResult",
     "ServedModel", "ServingModule", "build_serving_module", "check_model_name", "config_dict",
     "export_conditional", "export_gan", "export_keras_generators", "export_model_dir",
     "export_translation", "export_unconditional", "exporter_names", "get_exporter",

@@ -27,6 +27,7 @@ from tf_gans.export import warmup as warmup_lib
 from tf_gans.export.module import (DEFAULT_SIGNATURE, METADATA_SIGNATURE, ServingModule,
                                    metadata_signature)
 from tf_gans.export.registry import build_serving_module, config_dict
+from tf_gans.export.requests import RequestLimits
 
 CONFIG_ASSET = "tf_gans_config.json"
 ASSETS_EXTRA = "assets.extra"
@@ -77,7 +78,8 @@ def _metadata(module: ServingModule, gan: Any, config: Mapping[str, Any], *, mod
 
 def save_servable(gan: Any, config: Any, export_dir: str, *, model_name: str | None = None,
                   version: int | None = None, checkpoint: str | None = None,
-                  warmup: bool | None = None) -> dict[str, Any]:
+                  warmup: bool | None = None, limits: RequestLimits | None = None
+                  ) -> dict[str, Any]:
   """Writes one SavedModel of `gan`'s serving signatures into `export_dir` (not versioned).
 
   Prefer :func:`export_gan`, which puts it into TF Serving's versioned layout safely.
@@ -92,6 +94,7 @@ def save_servable(gan: Any, config: Any, export_dir: str, *, model_name: str | N
     checkpoint: The checkpoint path, for the metadata.
     warmup: Write warm-up requests: True (required), False, or None (when
       tensorflow-serving-api is installed).
+    limits: What one request may ask (tf_gans.export.requests); None: the defaults.
 
   Returns:
     The metadata dict written to ``assets.extra/tf_gans_config.json``.
@@ -105,7 +108,7 @@ def save_servable(gan: Any, config: Any, export_dir: str, *, model_name: str | N
   if os.path.exists(export_dir):
     raise ValueError(f"export folder {export_dir!r} exists already; exports never overwrite")
   warmup_protos = warmup_lib.warmup_modules(warmup)
-  module = build_serving_module(gan, config)
+  module = build_serving_module(gan, config, limits)
   metadata = _metadata(module, gan, config, model_name=model_name, version=version,
                        checkpoint=checkpoint)
   metadata_json = json.dumps(metadata, indent=2, sort_keys=True, default=str)
@@ -155,7 +158,8 @@ def next_version(model_base: str) -> int:
 
 def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | None = None,
                version: int | None = None, checkpoint: str | None = None,
-               warmup: bool | None = None) -> ExportResult:
+               warmup: bool | None = None, limits: RequestLimits | None = None
+               ) -> ExportResult:
   """Exports `gan` as a new version of ``<export_base>/<model_name>`` for TF Serving.
 
   The version is written into a temporary folder ``.<version>.tmp-<random>`` beside the
@@ -173,6 +177,7 @@ def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | Non
     checkpoint: The checkpoint the GAN came from, for the metadata.
     warmup: Warm-up requests: True, False or None (when tensorflow-serving-api is
       installed).
+    limits: What one request may ask (tf_gans.export.requests); None: the defaults.
 
   Returns:
     An :class:`ExportResult`.
@@ -198,7 +203,7 @@ def export_gan(gan: Any, config: Any, export_base: str, *, model_name: str | Non
   staging = os.path.join(model_base, f".{version}.tmp-{_STAGING_OWNER}-{uuid.uuid4().hex[:8]}")
   try:
     metadata = save_servable(gan, config, staging, model_name=model_name, version=version,
-                             checkpoint=checkpoint, warmup=warmup)
+                             checkpoint=checkpoint, warmup=warmup, limits=limits)
     try:
       os.rename(staging, final)
     except OSError as e:
@@ -263,7 +268,8 @@ def remove_stale_staging(model_base: str) -> list[str]:
 
 def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None = None,
                      checkpoint: str | None = None, version: int | None = None,
-                     warmup: bool | None = None) -> ExportResult:
+                     warmup: bool | None = None, limits: RequestLimits | None = None
+                     ) -> ExportResult:
   """Exports the latest (or given) checkpoint of a tools/train.py model_dir.
 
   The GAN is rebuilt from ``model_dir/config.json`` with :func:`tf_gans.training.load`
@@ -275,7 +281,7 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
     model_name: Served name; default the model_dir's folder name.
     checkpoint: A checkpoint path; default the latest.
     version: Version number; default the next one.
-    warmup: See :func:`export_gan`.
+    warmup, limits: See :func:`export_gan`.
 
   Returns:
     An :class:`ExportResult`.
@@ -292,7 +298,7 @@ def export_model_dir(model_dir: str, export_base: str, *, model_name: str | None
     raise ValueError(f"version {version} of {model_name!r} exists already under {export_base!r}")
   gan, config, _ = training.load(model_dir, checkpoint)
   return export_gan(gan, config, export_base, model_name=model_name, version=version,
-                    checkpoint=gan.restored_from, warmup=warmup)
+                    checkpoint=gan.restored_from, warmup=warmup, limits=limits)
 
 
 def export_keras_generators(gan: Any, config: Any, directory: str) -> dict[str, str]:

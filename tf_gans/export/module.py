@@ -17,9 +17,6 @@ import tensorflow as tf
 
 METADATA_SIGNATURE = "metadata"
 DEFAULT_SIGNATURE = "serving_default"
-# The most samples one "sample" request may ask for: a typo in num_samples must not
-# make the server allocate gigabytes.
-MAX_SAMPLES_PER_REQUEST = 4096
 
 
 @dataclasses.dataclass
@@ -157,30 +154,6 @@ def serving_noise(num_samples: tf.Tensor, latent_dim: int, seed: tf.Tensor) -> t
   seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
   shape = tf.stack([tf.cast(num_samples, tf.int32), tf.constant(latent_dim, tf.int32)])
   return tf.random.stateless_normal(shape, seed, alg="philox")
-
-
-def checked(value: tf.Tensor, checks: list) -> tf.Tensor:
-  """value, usable only after the checks ran: their message, not a later op's error,
-  reaches the client (nothing else orders the assertions before the ops using value)."""
-  with tf.control_dependencies([c for c in checks if c is not None]):
-    return tf.identity(value)
-
-
-def check_num_samples(num_samples: tf.Tensor) -> tf.Tensor:
-  return checked(num_samples, [
-      tf.debugging.assert_non_negative(num_samples, message="num_samples must be >= 0"),
-      tf.debugging.assert_less_equal(
-          num_samples, tf.constant(MAX_SAMPLES_PER_REQUEST, num_samples.dtype),
-          message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST} per request")])
-
-
-def check_labels(label: tf.Tensor, num_classes: int) -> tf.Tensor:
-  # An out-of-range label would silently give a one-hot of zeros (or crash an
-  # embedding): refuse it with a message the client sees.
-  message = f"label must be in [0, {num_classes})"
-  return checked(label, [
-      tf.debugging.assert_non_negative(label, message=message),
-      tf.debugging.assert_less(label, tf.constant(num_classes, label.dtype), message=message)])
 
 
 def metadata_signature(module: ServingModule, model: str, metadata_json: str) -> None:

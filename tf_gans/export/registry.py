@@ -12,12 +12,17 @@ from typing import Any, Callable, Mapping
 
 from tf_gans.export.module import ServingModule
 
-Exporter = Callable[[Any, Mapping[str, Any]], ServingModule]
+# exporter(gan, config_dict, limits) -> ServingModule; limits: RequestLimits or None.
+Exporter = Callable[[Any, Mapping[str, Any], Any], ServingModule]
 _EXPORTERS: dict[str, Exporter] = {}
 
 
 def register_exporter(model_name: str, fn: Exporter) -> Exporter:
-  """Registers ``fn(gan, config_dict) -> ServingModule`` for ``config.model == model_name``."""
+  """Registers ``fn(gan, config_dict, limits) -> ServingModule`` for a config.model.
+
+  ``limits`` is a :class:`~tf_gans.export.requests.RequestLimits` (or None: its
+  defaults) that every signature must enforce.
+  """
   if model_name in _EXPORTERS:
     raise ValueError(f"an exporter for model {model_name!r} is registered twice")
   _EXPORTERS[model_name] = fn
@@ -44,6 +49,6 @@ def config_dict(config: Any) -> dict[str, Any]:
   raise ValueError(f"config must be a TrainConfig or a dict, got {type(config).__name__}")
 
 
-def build_serving_module(gan: Any, config: Any) -> ServingModule:
-  """The exporter registered for ``config.model``, applied to `gan`."""
-  return get_exporter(config_dict(config)["model"])(gan, config_dict(config))
+def build_serving_module(gan: Any, config: Any, limits: Any = None) -> ServingModule:
+  """The exporter registered for ``config.model``, applied to `gan` with `limits`."""
+  return get_exporter(config_dict(config)["model"])(gan, config_dict(config), limits)

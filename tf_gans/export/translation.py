@@ -8,39 +8,62 @@ import numpy as np
 import tensorflow as tf
 
 from tf_gans.export import module as serving
+from tf_gans.export import requests
 from tf_gans.export.module import DEFAULT_SIGNATURE, ServingModule
 from tf_gans.export.registry import register_exporter
+from tf_gans.export.requests import Checks, RequestLimits
 
 
-def export_translation(gan: Any, config: Mapping[str, Any]) -> ServingModule:
+def export_translation(gan: Any, config: Mapping[str, Any],
+                       limits: RequestLimits | None = None) -> ServingModule:
   """Signatures of a two-way image translator (CycleGAN, DiscoGAN).
 
   For each direction ``a_to_b`` (also ``serving_default``) and ``b_to_a``:
 
   * ``<direction>``: ``images`` float32 [N, H, W, C] in [-1, 1] at the model's size ->
     ``images`` float32 in [-1, 1] and ``images_uint8``;
-  * ``<direction>_encoded``: ``images_bytes`` string [N] of JPEG/PNG/GIF/BMP files of
-    any size -> ``images_bytes`` string [N] of PNG files of the same sizes. Each image
-    is resized to the model's size, translated and resized back. Over REST the bytes
-    travel as ``{"b64": ...}``; TF Serving base64-encodes outputs whose name ends in
-    ``_bytes``.
+  * ``<direction>_encoded``: ``images_bytes`` string [N] of JPEG/PNG/GIF/BMP/WebP files
+    of any size -> ``images_bytes`` string [N] of PNG files of the same sizes. Each
+    image is resized to the model's size, translated and resized back. Over REST the
+    bytes travel as ``{"b64": ...}``; TF Serving base64-encodes outputs whose name ends
+    in ``_bytes``.
+
+  Refused (:mod:`tf_gans.export.requests`): N above ``limits.max_batch``; images of
+  another size or channel count, non-finite or outside [-1, 1]; files that are no image
+  of those formats, are cut short, or declare more pixels than ``limits`` allow.
   """
   del config
   height, width, channels = (int(d) for d in gan.image_shape)
+  limits = (limits or RequestLimits()).for_model(height * width)
   networks = {"generator_ab": gan.generator_ab, "generator_ba": gan.generator_ba}
   image_spec = tf.TensorSpec([None, height, width, channels], tf.float32)
   module = ServingModule(networks, info={"image_shape": [height, width, channels],
-                                         "directions": ["a_to_b", "b_to_a"]},
+                                         "directions": ["a_to_b", "b_to_a"],
+                                         "request_limits": limits.to_json()},
                          keras_inputs={k: [image_spec] for k in networks})
   gray = np.full((height, width, channels), 128, np.uint8)
   png = tf.io.encode_png(gray).numpy()
+  what = f"{height}x{width} images with {channels} channels, in [-1, 1]"
+
+  def empty_images():
+    return tf.zeros([0, height, width, channels])
+
   for direction, network in (("a_to_b", networks["generator_ab"]),
                              ("b_to_a", networks["generator_ba"])):
 
     def translate(images, network=network):
-      return serving.image_outputs(network(images, training=False))
+      checks = Checks()
+      rows = checks.input("images", images, [None, height, width, channels], what,
+                          max_batch=limits.max_batch, finite=True, value_range=(-1.0, 1.0))
+      return serving.image_outputs(checks.run(
+          rows, lambda: tf.cast(network(images, training=False), tf.float32), empty_images))
 
     def translate_encoded(images_bytes, network=network):
+      checks = Checks()
+      rows = checks.input("images_bytes", images_bytes, [None], "encoded image files",
+                          max_batch=limits.max_batch)
+      requests.check_encoded_images(checks, "images_bytes", images_bytes, limits)
+
       def decode(data):
         image = tf.io.decode_image(data, channels=channels, dtype=tf.uint8,
                                    expand_animations=False)
@@ -50,20 +73,23 @@ def export_translation(gan: Any, config: Mapping[str, Any]) -> ServingModule:
                                 method="bilinear", antialias=True)
         return image / 127.5 - 1.0, size
 
-      images, sizes = tf.map_fn(
-          decode, images_bytes,
-          fn_output_signature=(tf.TensorSpec([height, width, channels], tf.float32),
-                               tf.TensorSpec([2], tf.int32)))
-      # One batched generator call; only decoding and resizing are per image.
-      translated = tf.cast(network(images, training=False), tf.float32)
-
       def encode(args):
         image, size = args
         image = tf.image.resize(image, size, method="bilinear", antialias=True)
         return tf.io.encode_png(serving.to_uint8(image))
 
-      return {"images_bytes": tf.map_fn(encode, (translated, sizes),
-                                        fn_output_signature=tf.TensorSpec([], tf.string))}
+      def translate_files():
+        images, sizes = tf.map_fn(
+            decode, images_bytes,
+            fn_output_signature=(tf.TensorSpec([height, width, channels], tf.float32),
+                                 tf.TensorSpec([2], tf.int32)))
+        # One batched generator call; only decoding and resizing are per image.
+        translated = tf.cast(network(images, training=False), tf.float32)
+        return tf.map_fn(encode, (translated, sizes),
+                         fn_output_signature=tf.TensorSpec([], tf.string))
+
+      return {"images_bytes": checks.run(rows, translate_files,
+                                         lambda: tf.zeros([0], tf.string))}
 
     module.add_signature(direction, translate, {"images": image_spec},
                          warmup={"images": np.zeros((1, height, width, channels), np.float32)},
