@@ -2,6 +2,9 @@
 """Mode coverage of WGAN-GP on PacGAN's ring and grid, side by side with the published tables.
 
   python benchmarks/mode_coverage.py --seeds=0,1,2,3,4 --output=benchmarks/results/mode_coverage.json
+  # the quick start's own recipe and data, every seed:
+  python benchmarks/mode_coverage.py --flagfile_recipe=configs/wgan_toy.flags \
+      --datasets=8gaussians --seeds=0,1,2,3,4,5,6,7,8,9
 
 Each run trains with tools/train.py's code path (tf_gans.training.train) into
 --work_dir/<dataset>_seed<k>, then measures 2,500 samples as VEEGAN and PacGAN do: a
@@ -17,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
@@ -35,6 +39,8 @@ flags.DEFINE_float("lr_decay_start", 0.0, "Fraction of the run before the linear
 flags.DEFINE_float("generator_ema", 0.0, "EMA decay of the generator's weights (0: off).")
 flags.DEFINE_integer("latent_dim", 2, "Size of z.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_string("flagfile_recipe", "", "Train with this tools/train.py flagfile's "
+                    "settings instead of the flags above (dataset and seed from here).")
 flags.DEFINE_string("work_dir", "/tmp/tf_gans_mode_coverage", "Where the runs go.")
 flags.DEFINE_string("output", "", "JSON file for the results.")
 FLAGS = flags.FLAGS
@@ -57,14 +63,20 @@ def main(argv):
   for dataset in FLAGS.datasets:
     for seed in FLAGS.seeds:
       model_dir = os.path.join(FLAGS.work_dir, f"{dataset}_seed{seed}")
-      config = WGANConfig(
-          dataset=dataset, model_dir=model_dir, seed=int(seed), train_steps=FLAGS.train_steps,
-          batch_size=FLAGS.batch_size, hidden_units=FLAGS.hidden_units,
-          hidden_layers=FLAGS.hidden_layers, critic_hidden_units=FLAGS.critic_hidden_units,
-          critic_hidden_layers=FLAGS.critic_hidden_layers, gp_weight=FLAGS.gp_weight,
-          learning_rate=FLAGS.learning_rate, lr_decay_start=FLAGS.lr_decay_start,
-          generator_ema=FLAGS.generator_ema, latent_dim=FLAGS.latent_dim, jit_compile=FLAGS.jit_compile, log_every=1000,
-          steps_per_loop=500, checkpoint_every=FLAGS.train_steps, image_every=0).resolve()
+      if FLAGS.flagfile_recipe:
+        from _flagfiles import make_config
+        config = make_config(WGANConfig, FLAGS.flagfile_recipe, dataset=dataset, seed=int(seed),
+                             model_dir=model_dir, image_every=0)
+      else:
+        config = WGANConfig(
+            dataset=dataset, model_dir=model_dir, seed=int(seed), train_steps=FLAGS.train_steps,
+            batch_size=FLAGS.batch_size, hidden_units=FLAGS.hidden_units,
+            hidden_layers=FLAGS.hidden_layers, critic_hidden_units=FLAGS.critic_hidden_units,
+            critic_hidden_layers=FLAGS.critic_hidden_layers, gp_weight=FLAGS.gp_weight,
+            learning_rate=FLAGS.learning_rate, lr_decay_start=FLAGS.lr_decay_start,
+            generator_ema=FLAGS.generator_ema, latent_dim=FLAGS.latent_dim,
+            jit_compile=FLAGS.jit_compile, log_every=1000, steps_per_loop=500,
+            checkpoint_every=FLAGS.train_steps, image_every=0).resolve()
       start = time.perf_counter()
       training.train(config)
       seconds = time.perf_counter() - start

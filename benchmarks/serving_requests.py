@@ -24,6 +24,8 @@ import zlib
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_name  # noqa: E402
 
 # One request in a fresh process: argv = export dir, signature, inputs .npz.
 _REQUEST = r'''
@@ -141,13 +143,6 @@ def _cases(limits: dict[str, dict[str, int]]) -> list[tuple[str, str, str, dict]
   ]
 
 
-def _cpu_name() -> str:
-  with open("/proc/cpuinfo") as f:
-    for line in f:
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  return "unknown"
-
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -185,7 +180,7 @@ def main() -> None:
     rows.append(row)
     print(json.dumps(row), flush=True)
   result = {"command": "python benchmarks/serving_requests.py " + " ".join(sys.argv[1:]),
-            "cpu": _cpu_name(), "limits": limits, "rows": rows}
+            "cpu": cpu_name(), "limits": limits, "rows": rows}
   if args.output:
     with open(args.output, "w") as f:
       json.dump(result, f, indent=2)

@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,26 +34,21 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_name  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STEP = re.compile(r"step (\d+)/(\d+)")
 _RESUMED = re.compile(r"resumed from \S+ at step (\d+)")
 
-
-def _free_ports(n: int) -> list[int]:
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
 
 
 class Launch:
   """Both workers of one start of the run, logging to files."""
 
   def __init__(self, model_dir: str, log_dir: str, number: int, flags: list[str]):
-    ports = _free_ports(2)
+    from tf_gans.training.strategy import free_localhost_ports
+    ports = free_localhost_ports(2)
     self.logs = [os.path.join(log_dir, f"start{number:02d}_worker{i}.log") for i in range(2)]
     self.procs = []
     self.exit_times: list[float | None] = [None, None]
@@ -124,16 +117,6 @@ def _final_weights(model_dir: str) -> dict[str, np.ndarray]:
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
           if "OBJECT_GRAPH" not in k and not k.startswith(("save_counter", "checkpointed_runs"))}
 
-
-def _cpu_name() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor()
 
 
 def main() -> None:
@@ -228,7 +211,7 @@ def main() -> None:
 
   result = {
       "command": "python benchmarks/soak.py " + " ".join(sys.argv[1:]),
-      "cpu": _cpu_name(), "train_flags": flags, "events": records,
+      "cpu": cpu_name(), "train_flags": flags, "events": records,
       "final_exit_codes": final_codes, "final_step": final.last_step(),
       "sigterm": summary("sigterm"), "kill": summary("kill"),
       "final_weights_equal_uninterrupted": bool(equal), "max_weight_gap": gap,

@@ -40,6 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from _machine import cpu_name  # noqa: E402
 from _synthetic import synthetic_source  # noqa: E402
 
 # name -> (model, config overrides, kind, image size, batch)
@@ -309,18 +310,10 @@ def save(path: str, peak: dict, results: list, pipelines: list,
   with open(path, "w", encoding="utf-8") as f:
     json.dump({"command": " ".join(sys.argv),
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "processor": _processor()},
+                           "processor": cpu_name()},
                "peak_gflops": peak, "results": results, "pipelines": pipelines,
                "training_run_memory": run_memory}, f, indent=2)
 
-
-def _processor() -> str:
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
-    return names[0] if names else platform.processor()
-  except OSError:
-    return platform.processor()
 
 
 if __name__ == "__main__":

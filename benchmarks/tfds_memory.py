@@ -22,19 +22,14 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_name  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from helpers import tiny_tfds  # noqa: E402  (the tests' offline TFDS builder)
 
 SIDE, CHANNELS = 32, 3
 
-
-def _cpu_name() -> str:
-  with open("/proc/cpuinfo") as f:
-    for line in f:
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  return "unknown"
 
 
 def main() -> None:
@@ -70,7 +65,7 @@ def main() -> None:
     rows.append(row)
     print(json.dumps(row), flush=True)
   result = {"command": "python benchmarks/tfds_memory.py " + " ".join(sys.argv[1:]),
-            "cpu": _cpu_name(), "image_shape": [SIDE, SIDE, CHANNELS], "rows": rows}
+            "cpu": cpu_name(), "image_shape": [SIDE, SIDE, CHANNELS], "rows": rows}
   if args.output:
     with open(args.output, "w") as f:
       json.dump(result, f, indent=2)

@@ -24,9 +24,13 @@ def _float32_policy():
 
 def run_tool(*args: str, timeout: float = 300, env: dict | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
-  """Runs `python <args>` from the repository root, returning the finished process."""
+  """Runs `python <args>` from the repository root, returning the finished process.
+
+  `env` adds variables; a value of None removes one.
+  """
   path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
   full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path, **(env or {})}
+  full_env = {k: v for k, v in full_env.items() if v is not None}  # env={"X": None} unsets X
   proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                         timeout=timeout, env=full_env)
   if check and proc.returncode != 0:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,6 +15,7 @@ import tensorflow as tf
 
 from conftest import ROOT, TINY_WGAN, run_tool
 from tf_gans import data, training
+from tf_gans.training.strategy import free_localhost_ports
 from tf_gans.models.wgan import WGANConfig
 from tf_gans.training.loop import NonFiniteLossError
 
@@ -48,18 +46,9 @@ def test_two_replicas_train_exactly_what_one_replica_trains(lipschitz):
     assert result["metrics_1"][name] == pytest.approx(result["metrics_2"][name], abs=1e-5)
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
-
 
 def test_multi_worker_strategy_keeps_two_workers_in_sync(tmp_path):
-  ports = ",".join(str(p) for p in _free_ports(2))
+  ports = ",".join(str(p) for p in free_localhost_ports(2))
   env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
   script = os.path.join(ROOT, "tests", "helpers", "multi_worker.py")
   procs = [subprocess.Popen([sys.executable, script, str(i), ports, str(tmp_path / "run"),

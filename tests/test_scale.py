@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import tensorflow as tf
 
 from conftest import ROOT, run_tool
 from tf_gans import data, training
+from tf_gans.training.strategy import free_localhost_ports
 from tf_gans.models.wgan import WGANConfig
 
 # A tiny WGAN-GP from the toy flagfile; the learning-rate schedule's length is given, so
@@ -31,15 +31,6 @@ PREEMPTED = training.PREEMPTED_EXIT_CODE
 def _env(**extra) -> dict:
   return {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
 
-
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
 
 
 _STARTED: list[subprocess.Popen] = []
@@ -58,7 +49,7 @@ def _no_leftover_workers():
 
 def _start(model_dir, flags, workers=1, logs=None):
   """Starts tools/train.py as `workers` localhost workers (1: a plain process)."""
-  ports = _free_ports(workers)
+  ports = free_localhost_ports(workers)
   procs = []
   for i in range(workers):
     extra = {}

@@ -22,8 +22,22 @@ TINY_FLAGS = ["--hidden_units=16", "--hidden_layers=2", "--batch_size=16", "--lo
 def test_train_from_flagfile_resume_sample_and_evaluate(tmp_path):
   model_dir = str(tmp_path / "toy")
   first = run_tool("tools/train.py", "--flagfile=configs/wgan_toy.flags", f"--model_dir={model_dir}",
-                   "--train_steps=4", *TINY_FLAGS)
+                   "--train_steps=4", *TINY_FLAGS, env={"TF_CPP_MIN_LOG_LEVEL": None})
   assert "step 4/4" in first.stderr
+  # A quiet start: none of TensorFlow's start-up lines, none of its INFO lines, and a
+  # progress line that fits 100 columns.
+  for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "Sharding callback",
+                "cpu_feature_guard", "INFO:tensorflow"):
+    assert noise not in first.stderr, first.stderr
+  progress = [l for l in first.stderr.splitlines() if "step " in l and "/4" in l]
+  assert progress and all(len(l) <= 100 for l in progress), progress
+  # The closing summary says where things are and what to run next, for this model_dir.
+  assert "Trained wgan on 8gaussians to step 4" in first.stdout
+  for expected in (f"{model_dir}/checkpoints/ckpt-4", f"{model_dir}/config.json",
+                   f"{model_dir}/samples.png", f"tensorboard --logdir {model_dir}",
+                   f"tools/evaluate.py --model_dir={model_dir}",
+                   f"tools/export.py --model_dir={model_dir}"):
+    assert expected in first.stdout, first.stdout
   saved = json.load(open(os.path.join(model_dir, "config.json")))
   # Flagfile values, overridden by the command line after it.
   assert saved["dataset"] == "8gaussians" and saved["gp_weight"] == 0.1

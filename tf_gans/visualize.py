@@ -48,15 +48,18 @@ def scatter_plot(generated: np.ndarray, real: np.ndarray, title: str = "",
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-  ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.3, label="real")
-  ax.scatter(generated[:, 0], generated[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
+  ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:blue", alpha=0.3, label="real")
+  ax.scatter(generated[:, 0], generated[:, 1], s=3, c="tab:orange", alpha=0.5, label="generated")
   if modes is not None:
     ax.scatter(modes[:, 0], modes[:, 1], s=30, marker="x", c="black", label="modes")
   lim = float(np.max(np.abs(real))) * 1.3 + 1e-3
   ax.set_xlim(-lim, lim)
   ax.set_ylim(-lim, lim)
   ax.set_aspect("equal")
-  ax.legend(loc="upper right", fontsize=8, markerscale=4)
+  # Markers in the legend at the plot's own sizes (opaque, so the small dots show).
+  legend = ax.legend(loc="upper right", fontsize=8, markerscale=1)
+  for handle in legend.legend_handles:
+    handle.set_alpha(1.0)
   if title:
     ax.set_title(title)
   fig.tight_layout()

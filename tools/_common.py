@@ -11,8 +11,55 @@ import types
 import typing
 from typing import Any, Callable
 
+# Whether the user chose TensorFlow's C++ log level: then they see all it prints.
+_USER_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 # Quiet TensorFlow's C++ start-up chatter before it is imported anywhere.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Lines TensorFlow's C++ start-up prints whatever TF_CPP_MIN_LOG_LEVEL says, which a user
+# can do nothing about: CUDA stubs on a machine without a GPU, absl's note that it logs
+# before being initialised, the CPU instruction notice.
+_STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "Could not find cuda drivers", "cudart_stub.cc", "failed call to cuInit",
+    "cuda_platform.cc", "cpu_feature_guard.cc",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions", "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory", "Unable to register cuBLAS factory",
+    "computation placer already registered", "TF-TRT Warning",
+    "oneDNN custom operations are on")
+
+
+def start_tensorflow() -> None:
+  """Imports TensorFlow with its start-up noise left out of the terminal.
+
+  TensorFlow's C++ side writes those lines to file descriptor 2 while it loads and
+  looks for devices, before any log level applies. They go to a temporary file here and
+  every other line is written on, so a real problem still shows. Set
+  TF_CPP_MIN_LOG_LEVEL yourself (0 shows everything) to see TensorFlow's output
+  unfiltered.
+  """
+  if _USER_LOG_LEVEL or "tensorflow" in sys.modules:
+    import tensorflow  # noqa: F401
+    return
+  import tempfile
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf
+      tf.config.list_physical_devices()  # where CUDA is probed
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode("utf-8", "replace")
+      kept = [line for line in text.splitlines()
+              if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)]
+      if kept:  # anything else is shown, also when the import failed
+        print("\n".join(kept), file=sys.stderr)
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -230,6 +277,36 @@ def _os_error_line(e: OSError) -> str:
   return f"{where}: {reason}"
 
 
+class _ShortFormatter(logging.PythonFormatter):
+  """"12:04:05 message" for INFO, "12:04:05 W message" for the other levels: the progress
+  line fits a terminal (absl's own prefix takes 50 columns)."""
+
+  def format(self, record):
+    import time
+    stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+    level = "" if record.levelname == "INFO" else f" {record.levelname[0]}"
+    return f"{stamp}{level} {record.getMessage()}"
+
+
+def _library_info(record) -> bool:
+  """False for an INFO (or lower) line logged from inside TensorFlow or Keras."""
+  path = record.pathname.replace(os.sep, "/")
+  return record.levelno >= 30 or not any(
+      part in path for part in ("/tensorflow/", "/keras/", "/tensorflow_datasets/"))
+
+
+def _set_up_logging() -> None:
+  """Short log lines; TensorFlow's own INFO lines only at --verbosity=1 or more."""
+  import logging as std_logging
+  handler = logging.get_absl_handler()
+  if FLAGS.verbosity < 1:
+    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
+    if handler is not None:
+      handler.addFilter(_library_info)
+  if handler is not None:
+    handler.setFormatter(_ShortFormatter())
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with a bad flag as one line and exit status 2 (not absl's 1)."""
   try:
@@ -239,15 +316,20 @@ def _parse_flags(argv: list[str]) -> list[str]:
     sys.exit(2)
 
 
-def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
+def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None,
+             tensorflow: bool = True) -> None:
   """absl's app.run, with every error the user can act on as one line on stderr.
 
   Exit statuses: 2 for a bad flag, value, file or path (one line naming it); 1 for an
   unexpected error (its traceback is printed: that is a bug); 75 when a multi-worker run
-  lost a worker ("restart every worker"); what main returns otherwise.
+  lost a worker ("restart every worker"); what main returns otherwise. With
+  `tensorflow`, TensorFlow is started (quietly, :func:`start_tensorflow`) before main.
   """
   def wrapped(argv):
+    _set_up_logging()
     try:
+      if tensorflow:
+        start_tensorflow()
       return main(argv)
     except Exception as e:  # pylint: disable=broad-except
       if type(e).__name__ == "PeerLostError":

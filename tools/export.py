@@ -80,8 +80,15 @@ def main(argv):
     export.write_models_config(path, models)
     print(f"  wrote {path} ({', '.join(m.name for m in models)})")
   base = os.path.abspath(os.path.join(FLAGS.export_base, result.model_name))
-  print(f"serve it:\n  docker run --rm -p 8501:8501 -p 8500:8500 -v {base}:/models/"
-        f"{result.model_name} -e MODEL_NAME={result.model_name} tensorflow/serving")
+  name = result.model_name
+  ask = ("--images=photo.jpg --output=translated/" if "a_to_b" in result.metadata["signatures"]
+         else "--labels=0,1,2 --output=samples.png" if result.metadata["info"].get("num_classes")
+         else "--num_samples=16 --output=samples.png")
+  print(f"Next:\n"
+        f"  docker run --rm -p 8501:8501 -p 8500:8500 -v {base}:/models/{name} "
+        f"-e MODEL_NAME={name} tensorflow/serving   # serve it (REST 8501, gRPC 8500)\n"
+        f"  python tools/serve_client.py --model_name={name} {ask}   # ask it\n"
+        f"  saved_model_cli show --dir {result.path} --all   # its signatures")
 
 
 if __name__ == "__main__":

@@ -143,4 +143,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  run_main(main)
+  run_main(main, tensorflow=False)

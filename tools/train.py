@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 
 def _remember_sigterm(signum, frame):  # pylint: disable=unused-argument
@@ -35,7 +36,9 @@ def _remember_sigterm(signum, frame):  # pylint: disable=unused-argument
 _remember_sigterm.received = False
 signal.signal(signal.SIGTERM, _remember_sigterm)
 
-import _common  # noqa: E402,F401  (sets up sys.path and the TF log level)
+import _common  # noqa: E402  (sets up sys.path and the TF log level)
+
+_common.start_tensorflow()  # before tf_gans imports it
 from _common import (FLAGS, UserError, config_from_flags, define_checked,  # noqa: E402
                      define_config_flags, define_path, run_main, writable_target)
 from absl import flags, logging  # noqa: E402
@@ -63,13 +66,18 @@ def main(argv):
   model = FLAGS.model or (saved or {}).get("model") or "wgan"
   spec = registry.get(model)
   config = config_from_flags(spec, base=saved if saved and saved.get("model") == model else None)
-  writable_target(config.model_dir or ".", "model_dir", folder=True)
+  if config.model_dir:
+    writable_target(config.model_dir, "model_dir", folder=True)
   if FLAGS.sample_path:
     writable_target(FLAGS.sample_path, "sample_path", folder=False)
   training.split_cpu(FLAGS.cpu_devices)
+  if config.strategy == "mirrored" and FLAGS.cpu_devices <= 1 and not training.has_gpu():
+    logging.warning("no GPU found: --strategy=mirrored trains on the CPU as one replica "
+                    "(--cpu_devices=N splits it into N)")
+  started = time.perf_counter()
   result = training.train(config)
-  logging.info("finished at step %d: %s", result["step"],
-               json.dumps({k: round(v, 5) for k, v in result["metrics"].items()}))
+  logging.debug("finished at step %d: %s", result["step"],
+                json.dumps({k: round(v, 5) for k, v in result["metrics"].items()}))
   if result["preempted"]:
     print(f"step {result['step']}: stopped by SIGTERM, checkpoint {result['checkpoint']}; run "
           f"the same command again to continue (exit status {training.PREEMPTED_EXIT_CODE})")
@@ -80,8 +88,30 @@ def main(argv):
   path = FLAGS.sample_path or os.path.join(config.model_dir, "samples.png")
   visualize.save_png(visualize.preview(gan, source, seed=config.seed,
                                        title=f"{config.model} step {result['step']}"), path)
-  print(f"step {result['step']}: checkpoint {result['checkpoint']}, samples {path}")
+  print(_summary(config, result, path, time.perf_counter() - started))
   return 0
+
+
+def _summary(config, result, picture: str, seconds: float) -> str:
+  """What a finished run left where, and the commands that come next."""
+  from tf_gans.config import config_path
+  model_dir = config.model_dir
+  minutes, secs = divmod(int(round(seconds)), 60)
+  lines = [
+      f"Trained {config.model} on {config.dataset} to step {result['step']} in "
+      f"{minutes}m{secs:02d}s.",
+      f"  checkpoint  {result['checkpoint']}",
+      f"  settings    {config_path(model_dir)}",
+      f"  samples     {picture}",
+      "Next:",
+      f"  tensorboard --logdir {model_dir}                 # losses and pictures over time",
+      f"  python tools/evaluate.py --model_dir={model_dir}   # how good it is",
+      f"  python tools/sample.py --model_dir={model_dir} --seed=1 --output=more.png",
+      f"  python tools/export.py --model_dir={model_dir} --export_base=exports  # to serve it",
+      f"  python tools/train.py --model_dir={model_dir} --train_steps={2 * config.train_steps}"
+      "  # train on",
+  ]
+  return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,11 @@ class GANModel(keras.Model):
       pipeline delivers ``batch_size * real_batches_per_step`` examples per step.
   """
 
+  # The one or two metrics the progress line shows, as (label, metric name); every
+  # metric goes to TensorBoard (and the log at --verbosity=1).
+  progress_metrics: tuple[tuple[str, str], ...] = (("d_loss", "discriminator_loss"),
+                                                   ("g_loss", "generator_loss"))
+
   def __init__(self, *, seed: int = 0, real_batches_per_step: int = 1, **kwargs: Any):
     super().__init__(**kwargs)
     self.seed = int(seed)

@@ -52,6 +52,8 @@ class CycleGAN(TwoDomainGAN):
       terms); 0 turns the identity loss off and saves two generator passes per step.
   """
 
+  progress_metrics = (("g_loss", "generator_loss"), ("cycle", "cycle_loss"))
+
   def __init__(self, generator_ab: keras.Model, generator_ba: keras.Model,
                discriminator_a: keras.Model, discriminator_b: keras.Model, *,
                image_shape: tuple[int, int, int], gan_loss: str = "least_squares",

@@ -51,6 +51,8 @@ class DiscoGAN(TwoDomainGAN):
       equations).
   """
 
+  progress_metrics = (("g_loss", "generator_loss"), ("reconstruction", "reconstruction_loss"))
+
   def __init__(self, generator_ab: keras.Model, generator_ba: keras.Model,
                discriminator_a: keras.Model, discriminator_b: keras.Model, *,
                image_shape: tuple[int, int, int], gan_loss: str = "nonsaturating",

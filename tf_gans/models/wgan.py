@@ -50,6 +50,9 @@ _OPTIMIZER_DEFAULTS = {
 class WassersteinGAN(GANModel):
   """Generator + critic trained on the Wasserstein objective.
 
+  The progress line shows the critic's estimate of the earth-mover distance (it falls as
+  the generator learns) and the generator's loss.
+
   Args:
     generator: Maps z [N, latent_dim] to samples.
     critic: Maps samples to scores [N].
@@ -61,6 +64,8 @@ class WassersteinGAN(GANModel):
     one_sided_penalty: Penalise only norms above 1 (Petzka et al. 2018).
     seed: Seed of all noise.
   """
+
+  progress_metrics = (("wasserstein", "wasserstein_estimate"), ("g_loss", "generator_loss"))
 
   def __init__(self, generator: keras.Model, critic: keras.Model, *, latent_dim: int,
                lipschitz: str = "gp", gp_weight: float = 10.0, n_critic: int = 5,

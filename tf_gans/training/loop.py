@@ -158,7 +158,7 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
       if checkpoints.chief else tf.summary.create_noop_writer()
   last_metrics: dict[str, float] = {}
   preempted = False
-  progress = _Progress(step, train_steps)
+  progress = _Progress(step, train_steps, gan.progress_metrics)
   with PreemptionWatch(strategy, checkpoints.manager) as preemption, writer.as_default():
     while step < train_steps:
       boundaries = [train_steps, step + steps_per_loop]
@@ -204,10 +204,12 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
 
 
 class _Progress:
-  """The progress line both drivers log: step, losses, speed and time left."""
+  """The progress line both drivers log: step, the model's one or two main losses, speed
+  and time left, short enough for a terminal of 100 columns; every metric at
+  ``--verbosity=1`` (and in TensorBoard)."""
 
-  def __init__(self, step: int, train_steps: int):
-    self.train_steps = train_steps
+  def __init__(self, step: int, train_steps: int, shown: tuple[tuple[str, str], ...] = ()):
+    self.train_steps, self.shown = train_steps, shown
     self.last_time, self.last_step = time.perf_counter(), step
 
   def log(self, step: int, metrics: dict[str, float]) -> float:
@@ -216,8 +218,11 @@ class _Progress:
     rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
     self.last_time, self.last_step = now, step
     eta = (self.train_steps - step) / rate if rate > 0 else float("inf")
-    logging.info("step %d/%d %s | %s, ETA %s", step, self.train_steps, _format(metrics),
-                 _speed(rate), _duration(eta))
+    losses = "  ".join(f"{label} {metrics[name]:.4g}" for label, name in self.shown
+                       if name in metrics)
+    logging.info("step %d/%d  %s  %s  ETA %s", step, self.train_steps, losses, _speed(rate),
+                 _duration(eta))
+    logging.debug("step %d metrics: %s", step, _format(metrics))
     return rate
 
 
@@ -300,7 +305,7 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
       if checkpoints.chief else []
   metrics: dict[str, float] = {}
   preempted = False
-  progress = _Progress(step, train_steps)
+  progress = _Progress(step, train_steps, gan.progress_metrics)
   with PreemptionWatch(strategy, checkpoints.manager) as preemption:
     saver = CheckpointCallback(checkpoints, checkpoint_every, train_steps, preemption)
     saver.last_saved = step

@@ -24,6 +24,10 @@ def split_cpu(num_devices: int) -> None:
       cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
 
 
+def has_gpu() -> bool:
+  return bool(tf.config.list_physical_devices("GPU"))
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
   """Returns the strategy `name`: default | mirrored | multi_worker.
 
@@ -52,6 +56,18 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   except (ValueError, KeyError, TypeError):
     raise ValueError(f"TF_CONFIG is not a cluster spec with 'cluster' and 'task': {raw!r}") from None
   return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def free_localhost_ports(n: int) -> list[int]:
+  """n TCP ports free on this machine now: for trying a multi-worker run on one host."""
+  import socket
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("localhost", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
