@@ -44,7 +44,8 @@ COLUMNS = ("label_accuracy", "precision", "recall", "kid")
 def main(argv):
   del argv
   from tf_gans import metrics, training
-  from tf_gans.models.cgan import CGANConfig, evaluation_splits
+  from tf_gans.evaluation import evaluation_splits
+  from tf_gans.models.cgan import CGANConfig
 
   raw = dict(item.split("=", 1) for item in FLAGS.overrides)
   steps = {"train_steps": FLAGS.train_steps} if FLAGS.train_steps else {}

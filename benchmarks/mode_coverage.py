@@ -57,7 +57,8 @@ PUBLISHED = [  # method, ring modes, ring HQ %, grid modes, grid HQ %, source
 def main(argv):
   del argv
   from tf_gans import training
-  from tf_gans.models.wgan import WGANConfig, evaluate_wgan
+  from tf_gans.evaluation import evaluate_points
+  from tf_gans.models.wgan import WGANConfig
   import keras
   rows = []
   for dataset in FLAGS.datasets:
@@ -82,7 +83,7 @@ def main(argv):
       seconds = time.perf_counter() - start
       keras.backend.clear_session()
       gan, config, source = training.load(model_dir)
-      metrics = evaluate_wgan(gan, config, source, num_samples=2500, seed=1000)
+      metrics = evaluate_points(gan, config, source, num_samples=2500, seed=1000)
       row = {"dataset": dataset, "seed": int(seed), "seconds": round(seconds, 1), **metrics}
       logging.info("%s", json.dumps(row))
       rows.append(row)

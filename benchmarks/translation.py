@@ -5,7 +5,7 @@
 
 CycleGAN (configs/cyclegan_quick.flags) and DiscoGAN (configs/discogan.flags) with the
 l2, l1 and huber reconstruction losses, trained from scratch for each seed on
-digits_recolour, then measured by tf_gans.models.translation.evaluate_translation on the
+digits_recolour, then measured by tf_gans.evaluation.evaluate_translation on the
 held-out digits: mean absolute error of G(a) and F(b) to the true translation ([0, 1]
 scale), label preservation (a digit classifier trained on real digits of both domains),
 cycle error, and the training time. CycleGAN's step speed at 128 and 256 px is measured

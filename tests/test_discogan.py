@@ -15,7 +15,8 @@ import tensorflow as tf
 from tf_gans import data as data_lib
 from tf_gans.data.pipeline import make_dataset
 from tf_gans.models.discogan import DiscoGAN, DiscoGANConfig, build_discogan
-from tf_gans.models.translation import TwoDomainGAN, evaluate_translation, translation_optimizers
+from tf_gans.evaluation import evaluate_translation
+from tf_gans.models.translation import TwoDomainGAN, translation_optimizers
 from tf_gans.networks.encoder_decoder import conv_discriminator, encoder_decoder_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,7 +128,7 @@ def test_evaluation_on_the_ground_truth_task(tmp_path):
     assert 0.0 <= metrics[key] <= 1.0
   # The classifier reads real digits of both domains well and is cached.
   assert metrics["classifier_accuracy_real"] > 0.95
-  assert os.path.exists(tmp_path / "digit_classifier.pkl")
+  assert os.path.exists(tmp_path / "eval_classifier" / "shape_classifier.pkl")
   # An identity "translation" is far from the truth: the error measures colours.
   class Identity:
     def translate_numpy(self, images, direction="a_to_b"):
@@ -148,6 +149,6 @@ def test_loop_under_mirrored_strategy_on_two_devices(tmp_path):
       capture_output=True, text=True, timeout=600, cwd=ROOT)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "2 replicas" in proc.stderr
-  assert "step 2: checkpoint" in proc.stdout
+  assert "Trained discogan on digits_recolour to step 2" in proc.stdout
   saved = json.load(open(os.path.join(model_dir, "config.json")))
   assert saved["model"] == "discogan" and saved["reconstruction_loss"] == "huber"

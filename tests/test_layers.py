@@ -84,3 +84,27 @@ def test_instance_norm_under_a_mixed_policy_agrees_with_float32():
   reference = keras.layers.GroupNormalization(groups=-1, center=False, scale=False)(rounded)
   np.testing.assert_allclose(tf.cast(y, tf.float32), reference, atol=0.02)
   assert InstanceNormalization.from_config(layer.get_config()).epsilon == layer.epsilon
+
+
+@pytest.mark.parametrize("build", ["resnet", "patchgan"])
+def test_memory_saving_layers_switch_to_keras_layers_with_the_same_weights(build):
+  from tf_gans.networks.patchgan import patchgan_discriminator
+  from tf_gans.networks.resnet import resnet_generator
+  make = {"resnet": lambda m: resnet_generator(3, 4, 2, memory_saving=m),
+          "patchgan": lambda m: patchgan_discriminator(3, 4, 2, memory_saving=m)}[build]
+  lean, plain = make(True), make(False)
+  assert any(isinstance(l, (ValidConv2D, InstanceNormalization)) for l in lean.layers)
+  assert not any(isinstance(l, (ValidConv2D, InstanceNormalization)) for l in plain.layers)
+  assert [w.shape for w in lean.weights] == [w.shape for w in plain.weights]
+  plain.set_weights(lean.get_weights())  # one's weights are the other's
+  x = tf.random.stateless_uniform([2, 32, 32, 3], [1, 2], -1, 1)
+  with tf.GradientTape(persistent=True) as tape:
+    a, b = lean(x, training=True), plain(x, training=True)
+    la, lb = tf.reduce_sum(a * a), tf.reduce_sum(b * b)
+  np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+  for ga, gb in zip(tape.gradient(la, lean.trainable_weights),
+                    tape.gradient(lb, plain.trainable_weights)):
+    # A bias before an instance norm has a gradient of zero up to rounding: compare
+    # each gradient on the scale of the largest gradient.
+    scale = max(float(np.abs(g.numpy()).max()) for g in tape.gradient(lb, plain.trainable_weights))
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-3, atol=1e-4 * scale)

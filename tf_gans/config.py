@@ -27,6 +27,7 @@ RUN_CONTROL_FIELDS = frozenset({
     "checkpoint_every", "image_every", "keep_checkpoints", "data_dir", "jit_compile",
     "precision",  # but not to or from mixed_float16: see check_resume_compatible
     "lr_decay_steps",  # only when given explicitly: tools/train.py keeps the saved value
+    "memory_saving_layers",  # the same weights either way
 })
 
 

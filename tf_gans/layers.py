@@ -1,131 +1,51 @@
-"""Layers the networks share, built on Keras 3's own layers (no tensorflow-addons)."""
+"""Layers the networks share, built on Keras 3's own layers (no tensorflow-addons).
+
+Two of them have a memory-saving version with hand-written gradients
+(:mod:`tf_gans.lean_layers`); :func:`conv2d_valid` and :func:`instance_norm` return it or
+the plain Keras layer, as the ``memory_saving`` argument (a run's
+``--memory_saving_layers``) says.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import keras
-import tensorflow as tf
 from keras import ops
 
+# The memory-saving layers, importable from here as before.
+from tf_gans.lean_layers import InstanceNormalization, ValidConv2D  # noqa: F401
 
-def instance_norm(epsilon: float = 1e-5, name: str | None = None,
-                  relu: bool = False) -> keras.layers.Layer:
-  """Instance normalisation without affine parameters.
 
-  Each channel of each example is normalised over its height and width (what
-  ``GroupNormalization(groups=-1, center=False, scale=False)`` computes); epsilon 1e-5
+def instance_norm(epsilon: float = 1e-5, name: str | None = None, relu: bool = False,
+                  memory_saving: bool = True) -> Callable[[Any], Any]:
+  """Instance normalisation without affine parameters (then a ReLU, with `relu`).
+
+  Each channel of each example is normalised over its height and width; epsilon 1e-5
   matches PyTorch's ``InstanceNorm2d(affine=False)`` that CycleGAN's reference code
-  uses. With ``relu`` the layer also applies a ReLU. See :class:`InstanceNormalization`
-  for why it is not that Keras layer.
+  uses. `memory_saving`: :class:`~tf_gans.lean_layers.InstanceNormalization`, else
+  Keras's ``GroupNormalization(groups=-1, center=False, scale=False)`` (and a ReLU
+  layer).
+
+  Returns:
+    A callable on a tensor (a layer, or two in a row).
   """
-  return InstanceNormalization(epsilon=epsilon, relu=relu, name=name)
+  if memory_saving:
+    return InstanceNormalization(epsilon=epsilon, relu=relu, name=name)
+  norm = keras.layers.GroupNormalization(groups=-1, center=False, scale=False,
+                                         epsilon=epsilon, name=name)
+  if not relu:
+    return norm
+  activation = keras.layers.ReLU(name=None if name is None else f"{name}_relu")
+  return lambda x: activation(norm(x))
 
 
-@keras.saving.register_keras_serializable(package="tf_gans")
-class InstanceNormalization(keras.layers.Layer):
-  """Instance normalisation without affine parameters, with a hand-written gradient.
-
-  The output is ``GroupNormalization(groups=-1, center=False, scale=False)``'s; the
-  statistics and the arithmetic are float32 under any policy, the output is in the
-  compute dtype. The gradient,
-
-    dx = s · (dy − mean(dy) − y · mean(dy · y)),   y = (x − mean(x)) · s,
-    s = 1 / sqrt(var(x) + ε)   (means over height and width),
-
-  needs only the normalised y. With ``relu=True`` the layer outputs max(y, 0) and still
-  keeps only y for the backward pass (dy is dout where y > 0), where the Keras layer
-  followed by a ReLU layer keeps two full-size tensors: the norm's input and the ReLU's
-  output. The ResNet generator uses it so.
-  """
-
-  def __init__(self, epsilon: float = 1e-5, relu: bool = False, **kwargs: Any):
-    super().__init__(**kwargs)
-    self.epsilon = float(epsilon)
-    self.relu = bool(relu)
-
-  def call(self, x):
-    return _instance_norm(x, self.epsilon, self.relu)
-
-  def compute_output_shape(self, input_shape):
-    return input_shape
-
-  def get_config(self):
-    return {**super().get_config(), "epsilon": self.epsilon, "relu": self.relu}
-
-
-def _instance_norm(x, epsilon: float, relu: bool):
-  @tf.custom_gradient
-  def normalise(x):
-    x32 = tf.cast(x, tf.float32)
-    mean, variance = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
-    scale = tf.math.rsqrt(variance + epsilon)
-    y = (x32 - mean) * scale
-
-    def gradient(dout):
-      dy = tf.cast(dout, tf.float32)
-      if relu:
-        dy = tf.where(y > 0, dy, tf.zeros_like(dy))
-      dy_mean = tf.reduce_mean(dy, axis=[1, 2], keepdims=True)
-      dy_y_mean = tf.reduce_mean(dy * y, axis=[1, 2], keepdims=True)
-      return tf.cast(scale * (dy - dy_mean - y * dy_y_mean), x.dtype)
-
-    return tf.cast(tf.nn.relu(y) if relu else y, x.dtype), gradient
-
-  return normalise(x)
-
-
-@tf.custom_gradient
-def _valid_conv_forward_gradients(x, kernel):
-  """A stride-1 "valid" 2-D convolution (NHWC) whose two gradients are forward convolutions.
-
-  TensorFlow's CPU gradient kernels (Conv2DBackpropInput / Conv2DBackpropFilter) build
-  an im2col buffer of out_pixels × kernel_h × kernel_w × in_channels values per image.
-  For the ResNet generator's last layer (7×7, 64 → 3 channels at 256 px) that is two
-  buffers of 822 MB each: 1.6 GB for one layer's backward pass, most of a CycleGAN
-  step's peak memory. Written as forward convolutions, whose kernels pack patches
-  block by block, the same gradients need no such buffer:
-
-    dx = conv(pad(dy, k - 1), flip(kernel) with in/out channels swapped)
-    dkernel[i, j, c, o] = Σ_{n,h,w} x[n, h+i, w+j, c] dy[n, h, w, o]
-                        = conv(x as [C, H, W, N], dy as [h, w, N, O])  → [C, k_h, k_w, O]
-  """
-  y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
-
-  def gradients(dy):
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    dy_padded = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
-    flipped = tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
-    dx = tf.nn.conv2d(dy_padded, flipped, strides=1, padding="VALID")
-    dkernel = tf.nn.conv2d(tf.transpose(x, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]),
-                           strides=1, padding="VALID")
-    return dx, tf.transpose(dkernel, [1, 2, 0, 3])
-
-  return y, gradients
-
-
-@keras.saving.register_keras_serializable(package="tf_gans")
-class ValidConv2D(keras.layers.Conv2D):
-  """``Conv2D(padding="valid", strides=1)`` with memory-lean gradients.
-
-  The forward pass is Keras's; the backward pass computes the input and kernel
-  gradients as forward convolutions (see :func:`_valid_conv_forward_gradients`), which
-  on a CPU avoids TensorFlow's per-image im2col buffers. Same weights, same outputs, the
-  same gradients up to float rounding; checkpoints of a ``Conv2D`` load into it.
-  """
-
-  def __init__(self, filters: int, kernel_size, **kwargs: Any):
-    super().__init__(filters, kernel_size, **kwargs)
-    for key, wanted in (("strides", (1, 1)), ("padding", "valid"), ("dilation_rate", (1, 1)),
-                        ("groups", 1), ("data_format", "channels_last")):
-      value = getattr(self, key)
-      if (tuple(value) if isinstance(value, (list, tuple)) else value) != wanted:
-        raise ValueError(f"ValidConv2D takes only {key}={wanted!r}, got {value!r}")
-
-  def convolution_op(self, inputs, kernel):
-    # A tensor, not the variable: the custom gradient returns the kernel's gradient as
-    # the gradient of this input, and the tape carries it on to the variable.
-    return _valid_conv_forward_gradients(inputs, tf.convert_to_tensor(kernel))
+def conv2d_valid(filters: int, kernel_size: int, memory_saving: bool = True,
+                 **kwargs: Any) -> keras.layers.Conv2D:
+  """A stride-1 Conv2D with "valid" padding: :class:`~tf_gans.lean_layers.ValidConv2D`
+  with `memory_saving`, else Keras's own (the same weights)."""
+  layer = ValidConv2D if memory_saving else keras.layers.Conv2D
+  return layer(filters, kernel_size, strides=1, padding="valid", **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="tf_gans")

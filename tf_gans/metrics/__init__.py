@@ -1,14 +1,17 @@
 """Sample-quality metrics usable on any GAN."""
 
-from tf_gans.metrics.classifier import (Classifier, build_classifier, label_accuracy,
-                                        load_or_train_classifier, train_classifier)
+from tf_gans.metrics.classifier import (Classifier, ConvClassifier, ImageClassifier,
+                                        ShapeClassifier, build_classifier, digit_shape_features,
+                                        label_accuracy, load_or_train_classifier,
+                                        train_classifier)
 from tf_gans.metrics.conditional import conditional_report
 from tf_gans.metrics.kid import kid, mmd2_unbiased, polynomial_kernel
 from tf_gans.metrics.mode_coverage import mode_coverage
 from tf_gans.metrics.precision_recall import (improved_precision_recall, knn_radii,
                                               per_class_precision_recall)
 
-__all__ = ["mode_coverage", "Classifier", "build_classifier", "label_accuracy",
+__all__ = ["mode_coverage", "Classifier", "ConvClassifier", "ImageClassifier", "ShapeClassifier",
+           "digit_shape_features", "build_classifier", "label_accuracy",
            "load_or_train_classifier", "train_classifier", "conditional_report", "kid",
            "mmd2_unbiased", "polynomial_kernel", "improved_precision_recall", "knn_radii",
            "per_class_precision_recall"]

@@ -31,22 +31,21 @@ betas); the Wasserstein variant uses the WGAN-GP MNIST code's Adam 1e-4, β = (0
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_gans import losses, visualize
+from tf_gans import evaluation, losses, visualize
 from tf_gans.config import (TrainConfig, _check_choice, batch_size_option, check_fields,
                             dataset_option, lr_decay_start_option, lr_decay_steps_option,
                             model_option, option, resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.models.optimizers import gan_optimizers
 from tf_gans.networks.conditional import (CONDITIONING, ConditionalDiscriminator,
                                           ConditionalGenerator)
-from tf_gans.training.schedules import decaying_rate
 
 GAN_LOSSES = ("minimax", "nonsaturating", "hinge", "least_squares", "wasserstein")
 
@@ -297,11 +296,7 @@ class CGANConfig(TrainConfig):
 
 
 def _optimizers(config: CGANConfig) -> dict[str, keras.optimizers.Optimizer]:
-  def adam(updates_per_step):
-    rate = decaying_rate(config.learning_rate, config.lr_decay_start, config.lr_decay_steps,
-                         updates_per_step)
-    return keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)
-  return {"generator_optimizer": adam(1), "discriminator_optimizer": adam(config.n_critic)}
+  return gan_optimizers(config, critic_updates=config.n_critic)
 
 
 def build_cgan(config: CGANConfig, source: Any) -> ConditionalGAN:
@@ -332,56 +327,7 @@ def build_cgan(config: CGANConfig, source: Any) -> ConditionalGAN:
                         name="cgan")
 
 
-def labelled_arrays(source: Any) -> tuple[np.ndarray, np.ndarray]:
-  """Every example of a labelled image source as (images, labels) numpy arrays."""
-  group = next(iter(source.groups.values()))
-  if group.arrays is not None:
-    return np.asarray(group.arrays["x"]), np.asarray(group.arrays["label"])
-  data = source.take(group.size, seed=0)  # one epoch: each example exactly once
-  return data["x"], data["label"]
-
-
-def evaluation_splits(config: CGANConfig, source: Any, holdout: float = 0.2, seed: int = 1234
-                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-  """(train, held-out) labelled arrays for evaluating a run on `source`.
-
-  The held-out data is the dataset's test split (digits: ``digits_arrays("test")``;
-  TFDS: "test"). A folder has no test split: a fixed share of each class is held out
-  from the classifier and the reference set instead (the GAN has seen those images).
-  """
-  from tf_gans import data as data_lib
-  train = labelled_arrays(source)
-  if config.dataset != "folder":
-    test = data_lib.make_source(config.dataset, config.data_dir, config.image_size, split="test")
-    return train, labelled_arrays(test)
-  images, labels = train
-  rng = np.random.default_rng(seed)
-  heldout = np.zeros(len(labels), bool)
-  for c in np.unique(labels):
-    idx = np.flatnonzero(labels == c)
-    heldout[rng.choice(idx, max(1, int(round(len(idx) * holdout))), replace=False)] = True
-  return (images[~heldout], labels[~heldout]), (images[heldout], labels[heldout])
-
-
-def evaluate_cgan(gan: ConditionalGAN, config: CGANConfig, source: Any, *,
-                  num_samples: int = 2500, seed: int = 0, model_dir: str | None = None,
-                  **_: Any) -> dict[str, Any]:
-  """Label accuracy, precision/recall (overall and per class) and KID, with ceilings.
-
-  See :func:`tf_gans.metrics.conditional_report`; the classifier is trained on the
-  training split once and cached in MODEL_DIR/eval_classifier.
-  """
-  from tf_gans import metrics
-  (train_x, train_y), (test_x, test_y) = evaluation_splits(config, source)
-  cache = os.path.join(model_dir, "eval_classifier") if model_dir else None
-  classifier = metrics.load_or_train_classifier(train_x, train_y, gan.num_classes,
-                                                cache_dir=cache, seed=seed)
-  return metrics.conditional_report(
-      lambda labels: gan.generate(len(labels), seed=seed, labels=labels).numpy(),
-      classifier, train_x, train_y, test_x, test_y, num_samples=num_samples, seed=seed)
-
-
 registry.register(registry.ModelSpec(
     name="cgan", config_cls=CGANConfig, build=build_cgan, optimizers=_optimizers,
     description="Conditional GAN (concatenated labels or projection discriminator).",
-    evaluate=evaluate_cgan))
+    evaluate=evaluation.evaluate_conditional))

@@ -26,13 +26,12 @@ import dataclasses
 from typing import Any
 
 import keras
-import tensorflow as tf
 
-from tf_gans import losses
+from tf_gans import evaluation, losses
 from tf_gans.config import batch_size_option, model_option, option
 from tf_gans.models import registry
 from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
-                                        evaluate_translation, translation_optimizers)
+                                        translation_optimizers)
 from tf_gans.networks.patchgan import patchgan_discriminator
 from tf_gans.networks.resnet import default_num_blocks, resnet_generator
 from tf_gans.networks.unet import default_num_downs, unet_generator
@@ -136,13 +135,14 @@ def build_cyclegan(config: CycleGANConfig, source: Any) -> CycleGAN:
   def generator(name):
     if config.generator == "unet":
       return unet_generator(channels, config.generator_filters, config.unet_downs, config.norm,
-                            name=name)
+                            name=name, memory_saving=config.memory_saving_layers)
     return resnet_generator(channels, config.generator_filters, config.num_res_blocks,
-                            config.norm, name=name)
+                            config.norm, name=name, memory_saving=config.memory_saving_layers)
 
   def discriminator(name):
     return patchgan_discriminator(channels, config.discriminator_filters,
-                                  config.discriminator_layers, config.norm, name=name)
+                                  config.discriminator_layers, config.norm, name=name,
+                                  memory_saving=config.memory_saving_layers)
 
   return CycleGAN(generator("generator_ab"), generator("generator_ba"),
                   discriminator("discriminator_a"), discriminator("discriminator_b"),
@@ -155,4 +155,4 @@ registry.register(registry.ModelSpec(
     name="cyclegan", config_cls=CycleGANConfig, build=build_cyclegan,
     optimizers=translation_optimizers,
     description="CycleGAN: unpaired image-to-image translation with cycle consistency.",
-    evaluate=evaluate_translation))
+    evaluate=evaluation.evaluate_translation))

@@ -29,11 +29,11 @@ from typing import Any
 
 import keras
 
-from tf_gans import losses
+from tf_gans import evaluation, losses
 from tf_gans.config import _check_choice, batch_size_option, model_option, option
 from tf_gans.models import registry
 from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
-                                        evaluate_translation, translation_optimizers)
+                                        translation_optimizers)
 from tf_gans.networks.encoder_decoder import (conv_discriminator, default_num_downs,
                                               encoder_decoder_generator)
 
@@ -121,11 +121,12 @@ def build_discogan(config: DiscoGANConfig, source: Any) -> DiscoGAN:
 
   def generator(name):
     return encoder_decoder_generator(channels, config.generator_filters, config.num_downs,
-                                     config.norm, name=name)
+                                     config.norm, name=name,
+                                     memory_saving=config.memory_saving_layers)
 
   def discriminator(name):
     return conv_discriminator(channels, config.discriminator_filters, config.num_downs,
-                              config.norm, name=name)
+                              config.norm, name=name, memory_saving=config.memory_saving_layers)
 
   return DiscoGAN(generator("generator_ab"), generator("generator_ba"),
                   discriminator("discriminator_a"), discriminator("discriminator_b"),
@@ -139,4 +140,4 @@ registry.register(registry.ModelSpec(
     name="discogan", config_cls=DiscoGANConfig, build=build_discogan,
     optimizers=translation_optimizers,
     description="DiscoGAN: unpaired translation with a reconstruction (l2, l1, huber) loss.",
-    evaluate=evaluate_translation))
+    evaluate=evaluation.evaluate_translation))

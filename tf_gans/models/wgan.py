@@ -26,15 +26,15 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tf_gans import losses
+from tf_gans import evaluation, losses
 from tf_gans.config import (TrainConfig, _check_choice, batch_size_option, check_fields,
                             dataset_option, lr_decay_start_option, lr_decay_steps_option,
                             model_option, option, resolve_lr_decay)
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
+from tf_gans.models.optimizers import OPTIMIZERS, gan_optimizers
 from tf_gans.networks.dcgan import DCGANCritic, DCGANGenerator
 from tf_gans.networks.mlp import MLPCritic, MLPGenerator
-from tf_gans.training.schedules import decaying_rate
 
 LIPSCHITZ = ("clip", "gp", "spectral")
 
@@ -162,7 +162,7 @@ class WGANConfig(TrainConfig):
                                    "(0: no penalty).", ge=0.0)
   one_sided_penalty: bool = option(False, "Penalise only gradient norms above 1.")
   optimizer: str | None = option(None, "adam | rmsprop; default rmsprop for clip, adam otherwise.",
-                                 choices=("adam", "rmsprop"))
+                                 choices=OPTIMIZERS)
   learning_rate: float | None = option(None, "Default 5e-5 (clip), 1e-4 (gp), 2e-4 (spectral).",
                                        gt=0.0)
   beta_1: float | None = option(None, "Adam β1; default 0.5.", ge=0.0, lt=1.0)
@@ -208,25 +208,9 @@ class WGANConfig(TrainConfig):
     return self
 
 
-def make_optimizer(kind: str, learning_rate: Any, beta_1: float, beta_2: float,
-                   ema: float = 0.0) -> keras.optimizers.Optimizer:
-  """Adam or RMSProp; `ema` > 0 keeps Keras's moving average of the weights it trains."""
-  extra = dict(use_ema=True, ema_momentum=ema) if ema > 0 else {}
-  if kind == "rmsprop":
-    return keras.optimizers.RMSprop(learning_rate, **extra)
-  return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, **extra)
-
-
 def _optimizers(config: WGANConfig) -> dict[str, keras.optimizers.Optimizer]:
-  def rate(updates_per_step):
-    return decaying_rate(config.learning_rate, config.lr_decay_start, config.lr_decay_steps,
-                         updates_per_step)
-  return {
-      "generator_optimizer": make_optimizer(config.optimizer, rate(1), config.beta_1,
-                                            config.beta_2, config.generator_ema),
-      "discriminator_optimizer": make_optimizer(config.optimizer, rate(config.n_critic),
-                                                config.beta_1, config.beta_2),
-  }
+  return gan_optimizers(config, kind=config.optimizer, critic_updates=config.n_critic,
+                        generator_ema=config.generator_ema)
 
 
 def build_wgan(config: WGANConfig, source: Any) -> WassersteinGAN:
@@ -252,25 +236,7 @@ def build_wgan(config: WGANConfig, source: Any) -> WassersteinGAN:
                         seed=config.seed, name="wgan")
 
 
-def evaluate_wgan(gan: WassersteinGAN, config: WGANConfig, source: Any, *,
-                  num_samples: int = 2500, seed: int = 0, **_: Any) -> dict[str, Any]:
-  """Mode coverage (mixtures) and earth-mover distance to real samples (2-D data)."""
-  if source.kind != "points":
-    raise ValueError(f"wgan evaluation measures 2-D data; dataset {source.name!r} holds images")
-  from tf_gans import distances
-  from tf_gans.metrics import mode_coverage
-  generated = gan.generate(num_samples, seed=seed).numpy()
-  real = source.take(num_samples, seed=seed + 1)["x"]
-  out: dict[str, Any] = {}
-  if "modes" in source.info:
-    out.update(mode_coverage(generated, source.info["modes"], source.info["mode_std"]))
-  out["earth_movers_distance"] = distances.earth_movers_distance(generated, real)
-  out["earth_movers_distance_real_vs_real"] = distances.earth_movers_distance(
-      source.take(num_samples, seed=seed + 2)["x"], real)
-  return out
-
-
 registry.register(registry.ModelSpec(
     name="wgan", config_cls=WGANConfig, build=build_wgan, optimizers=_optimizers,
     description="Wasserstein GAN with weight clipping, gradient penalty or spectral norm.",
-    evaluate=evaluate_wgan))
+    evaluate=evaluation.evaluate_points))

@@ -24,17 +24,17 @@ def check_norm(norm: str) -> None:
     raise ValueError(f"norm {norm!r} is not one of: {', '.join(NORMS)}")
 
 
-def norm_layer(norm: str, name: str) -> keras.layers.Layer | None:
+def norm_layer(norm: str, name: str, memory_saving: bool = True) -> keras.layers.Layer | None:
   """The normalisation layer for `norm`, or None for "none".
 
   "instance" is instance normalisation without affine parameters (the CycleGAN default,
-  PyTorch's ``InstanceNorm2d(affine=False)``); "batch" is batch normalisation with
-  PyTorch's momentum (0.1, i.e. Keras momentum 0.9) and epsilon (1e-5), the DiscoGAN
-  default.
+  PyTorch's ``InstanceNorm2d(affine=False)``; the memory-saving layer or Keras's, as
+  `memory_saving` says); "batch" is batch normalisation with PyTorch's momentum (0.1,
+  i.e. Keras momentum 0.9) and epsilon (1e-5), the DiscoGAN default.
   """
   check_norm(norm)
   if norm == "instance":
-    return instance_norm(name=name)
+    return instance_norm(name=name, memory_saving=memory_saving)
   if norm == "batch":
     # The reference code initialises batch-norm scales from N(1, 0.02).
     return keras.layers.BatchNormalization(
@@ -54,10 +54,10 @@ def apply_norm(x, layer: keras.layers.Layer | None):
   return x if layer is None else layer(x)
 
 
-def norm_relu(x, norm: str, name: str):
-  """`norm` then ReLU; one layer for instance norm, whose backward pass then keeps
-  only the normalised tensor (see :class:`tf_gans.layers.InstanceNormalization`)."""
+def norm_relu(x, norm: str, name: str, memory_saving: bool = True):
+  """`norm` then ReLU; for instance norm with `memory_saving` one layer, whose backward
+  pass keeps only the normalised tensor (:class:`tf_gans.lean_layers.InstanceNormalization`)."""
   check_norm(norm)
   if norm == "instance":
-    return instance_norm(name=name, relu=True)(x)
-  return keras.layers.ReLU()(apply_norm(x, norm_layer(norm, name)))
+    return instance_norm(name=name, relu=True, memory_saving=memory_saving)(x)
+  return keras.layers.ReLU()(apply_norm(x, norm_layer(norm, name, memory_saving)))

@@ -43,21 +43,22 @@ def _widths(filters: int, num_downs: int) -> list[int]:
   return [filters * min(2 ** i, 8) for i in range(num_downs)]
 
 
-def _encoder(h, filters: int, num_downs: int, norm: str, prefix: str):
+def _encoder(h, filters: int, num_downs: int, norm: str, prefix: str, memory_saving: bool):
   bias = uses_bias(norm)
   for i, units in enumerate(_widths(filters, num_downs)):
     # 4×4 stride-2 "same" padding is PyTorch's symmetric padding=1 on even sizes.
     h = keras.layers.Conv2D(units, 4, strides=2, padding="same", use_bias=bias,
                             kernel_initializer=normal_init(), name=f"{prefix}{i}")(h)
     if i > 0:
-      h = apply_norm(h, norm_layer(norm, f"{prefix}{i}_norm"))
+      h = apply_norm(h, norm_layer(norm, f"{prefix}{i}_norm", memory_saving))
     h = keras.layers.LeakyReLU(0.2)(h)
   return h
 
 
 def encoder_decoder_generator(channels: int = 3, filters: int = 64, num_downs: int = 4,
                               norm: str = "batch", output_channels: int | None = None,
-                              name: str = "encoder_decoder") -> keras.Model:
+                              name: str = "encoder_decoder",
+                              memory_saving: bool = True) -> keras.Model:
   """Builds the DiscoGAN generator.
 
   Args:
@@ -68,6 +69,7 @@ def encoder_decoder_generator(channels: int = 3, filters: int = 64, num_downs: i
     norm: "batch" (the paper), "instance" or "none".
     output_channels: Channels of the output; default `channels`.
     name: Model name.
+    memory_saving: Instance norms (norm="instance") as the memory-saving layer or Keras's.
 
   Returns:
     A model mapping [N, H, W, channels] images in [-1, 1] to float32 images in [-1, 1].
@@ -83,20 +85,22 @@ def encoder_decoder_generator(channels: int = 3, filters: int = 64, num_downs: i
   bias = uses_bias(norm)
   widths = _widths(filters, num_downs)
   inputs = keras.Input((None, None, channels), name="images")
-  h = _encoder(inputs, filters, num_downs, norm, "enc")
+  h = _encoder(inputs, filters, num_downs, norm, "enc", memory_saving)
   for i in reversed(range(num_downs)):
     last = i == 0
     h = keras.layers.Conv2DTranspose(output_channels if last else widths[i - 1], 4, strides=2,
                                      padding="same", use_bias=bias and not last,
                                      kernel_initializer=normal_init(), name=f"dec{i}")(h)
     if not last:
-      h = keras.layers.ReLU()(apply_norm(h, norm_layer(norm, f"dec{i}_norm")))
+      h = apply_norm(h, norm_layer(norm, f"dec{i}_norm", memory_saving))
+      h = keras.layers.ReLU()(h)
   outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(h)
   return keras.Model(inputs, outputs, name=name)
 
 
 def conv_discriminator(channels: int = 3, filters: int = 64, num_downs: int = 4,
-                       norm: str = "batch", name: str = "conv_discriminator") -> keras.Model:
+                       norm: str = "batch", name: str = "conv_discriminator",
+                       memory_saving: bool = True) -> keras.Model:
   """Builds the DiscoGAN discriminator.
 
   Args:
@@ -105,6 +109,7 @@ def conv_discriminator(channels: int = 3, filters: int = 64, num_downs: int = 4,
     num_downs: Stride-2 layers (4 at 64 px, leaving a 4×4 map).
     norm: "batch" (the paper), "instance" or "none".
     name: Model name.
+    memory_saving: Instance norms (norm="instance") as the memory-saving layer or Keras's.
 
   Returns:
     A model mapping [N, H, W, channels] images to float32 logits [N, H', W', 1]
@@ -118,7 +123,7 @@ def conv_discriminator(channels: int = 3, filters: int = 64, num_downs: int = 4,
     raise ValueError(f"conv_discriminator needs num_downs >= 1 and filters >= 1; got "
                      f"num_downs={num_downs}, filters={filters}")
   inputs = keras.Input((None, None, channels), name="images")
-  h = _encoder(inputs, filters, num_downs, norm, "conv")
+  h = _encoder(inputs, filters, num_downs, norm, "conv", memory_saving)
   outputs = keras.layers.Conv2D(1, 4, padding="valid", use_bias=False, dtype="float32",
                                 kernel_initializer=normal_init(), name="logit")(h)
   return keras.Model(inputs, outputs, name=name)

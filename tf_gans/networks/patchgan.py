@@ -23,7 +23,8 @@ from tf_gans.networks.common import apply_norm, check_norm, norm_layer, uses_bia
 
 
 def patchgan_discriminator(channels: int = 3, filters: int = 64, num_layers: int = 3,
-                           norm: str = "instance", name: str = "patchgan") -> keras.Model:
+                           norm: str = "instance", name: str = "patchgan",
+                           memory_saving: bool = True) -> keras.Model:
   """Builds the PatchGAN discriminator as a functional Keras model.
 
   Args:
@@ -33,6 +34,8 @@ def patchgan_discriminator(channels: int = 3, filters: int = 64, num_layers: int
       ``--n_layers_D``). Fewer layers suit small images: 3 layers need at least 32 px.
     norm: "instance" (the paper), "batch" or "none".
     name: Model name.
+    memory_saving: Instance norms as the memory-saving layer (:mod:`tf_gans.lean_layers`)
+      or Keras's; the same weights.
 
   Returns:
     A model mapping [N, H, W, channels] images to [N, H', W', 1] float32 patch scores.
@@ -61,7 +64,7 @@ def patchgan_discriminator(channels: int = 3, filters: int = 64, num_layers: int
     units = filters * min(2 ** i, 8)
     stride = 2 if i < num_layers else 1
     h = block(h, units, stride, i, normalise=True)
-    h = keras.layers.LeakyReLU(0.2)(apply_norm(h, norm_layer(norm, f"norm{i}")))
+    h = keras.layers.LeakyReLU(0.2)(apply_norm(h, norm_layer(norm, f"norm{i}", memory_saving)))
   # The one-channel score map is computed in float32 (it is cheap) so the loss sees
   # full-precision scores under a mixed policy.
   outputs = block(h, 1, 1, num_layers + 1, normalise=False, dtype="float32")

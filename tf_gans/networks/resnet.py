@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import keras
 
-from tf_gans.layers import ReflectionPadding2D, ValidConv2D, normal_init
+from tf_gans.layers import ReflectionPadding2D, conv2d_valid, normal_init
 from tf_gans.networks.common import apply_norm, check_norm, norm_layer, norm_relu, uses_bias
 
 
@@ -34,7 +34,7 @@ def default_num_blocks(image_size: int) -> int:
 
 def resnet_generator(channels: int = 3, filters: int = 64, num_blocks: int = 9,
                      norm: str = "instance", output_channels: int | None = None,
-                     name: str = "resnet_generator") -> keras.Model:
+                     name: str = "resnet_generator", memory_saving: bool = True) -> keras.Model:
   """Builds the CycleGAN ResNet generator as a functional Keras model.
 
   Args:
@@ -45,6 +45,8 @@ def resnet_generator(channels: int = 3, filters: int = 64, num_blocks: int = 9,
     norm: "instance" (the paper), "batch" or "none".
     output_channels: Channels of the output images; default `channels`.
     name: Model name.
+    memory_saving: Use the memory-saving layers (:mod:`tf_gans.lean_layers`) for the
+      residual and output convolutions and the instance norms; the same weights.
 
   Returns:
     A model mapping [N, H, W, channels] images in [-1, 1] to [N, H, W,
@@ -65,30 +67,36 @@ def resnet_generator(channels: int = 3, filters: int = 64, num_blocks: int = 9,
     # pass then takes 44 MiB instead of 1.5 GiB and a third of the time; the residual
     # layers' 23 instead of 104 MiB in the same time. Not for the first layer, on 3
     # channels, where it is slower (benchmarks/layer_gradients.py).
-    layer = ValidConv2D if lean else keras.layers.Conv2D
-    return layer(units, kernel, strides=stride, padding="valid", use_bias=use_bias,
-                 kernel_initializer=normal_init(), name=layer_name)
+    if lean:
+      return conv2d_valid(units, kernel, memory_saving, use_bias=use_bias,
+                          kernel_initializer=normal_init(), name=layer_name)
+    return keras.layers.Conv2D(units, kernel, strides=stride, padding="valid",
+                               use_bias=use_bias, kernel_initializer=normal_init(),
+                               name=layer_name)
+
+  def norm_then_relu(h, layer_name):
+    return norm_relu(h, norm, layer_name, memory_saving)
 
   inputs = keras.Input((None, None, channels), name="images")
   h = ReflectionPadding2D(3, name="c7s1_pad")(inputs)
   h = conv(filters, 7, 1, "c7s1")(h)
-  h = norm_relu(h, norm, "c7s1_norm")
+  h = norm_then_relu(h, "c7s1_norm")
   units = filters
   for i in range(2):
     units *= 2
     # PyTorch's Conv2d(k=3, s=2, padding=1): one zero pixel on every side.
     h = keras.layers.ZeroPadding2D(1, name=f"d{units}_pad")(h)
     h = conv(units, 3, 2, f"d{units}")(h)
-    h = norm_relu(h, norm, f"d{units}_norm")
+    h = norm_then_relu(h, f"d{units}_norm")
   for i in range(num_blocks):
     skip = h
     for j in range(2):
       h = ReflectionPadding2D(1, name=f"r{i}_pad{j}")(h)
       h = conv(units, 3, 1, f"r{i}_conv{j}", lean=True)(h)
       if j == 0:
-        h = norm_relu(h, norm, f"r{i}_norm{j}")
+        h = norm_then_relu(h, f"r{i}_norm{j}")
       else:
-        h = apply_norm(h, norm_layer(norm, f"r{i}_norm{j}"))
+        h = apply_norm(h, norm_layer(norm, f"r{i}_norm{j}", memory_saving))
     h = keras.layers.Add(name=f"r{i}_add")([skip, h])
   for i in range(2):
     units //= 2
@@ -98,7 +106,7 @@ def resnet_generator(channels: int = 3, filters: int = 64, num_blocks: int = 9,
     h = keras.layers.Conv2DTranspose(units, 3, strides=2, padding="valid", use_bias=bias,
                                      kernel_initializer=normal_init(), name=f"u{units}")(h)
     h = keras.layers.Cropping2D(((1, 0), (1, 0)), name=f"u{units}_crop")(h)
-    h = norm_relu(h, norm, f"u{units}_norm")
+    h = norm_then_relu(h, f"u{units}_norm")
   h = ReflectionPadding2D(3, name="out_pad")(h)
   h = conv(output_channels, 7, 1, "out", use_bias=True, lean=True)(h)
   # tanh in float32: the output is an image in [-1, 1] whatever the compute policy.

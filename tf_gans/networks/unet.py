@@ -29,7 +29,7 @@ def default_num_downs(image_size: int) -> int:
 
 def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
                    norm: str = "instance", output_channels: int | None = None,
-                   name: str = "unet_generator") -> keras.Model:
+                   name: str = "unet_generator", memory_saving: bool = True) -> keras.Model:
   """Builds the U-Net generator as a functional Keras model.
 
   Args:
@@ -39,6 +39,8 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
     norm: "instance" (CycleGAN), "batch" (pix2pix) or "none".
     output_channels: Channels of the output; default `channels`.
     name: Model name.
+    memory_saving: Instance norms as the memory-saving layer (:mod:`tf_gans.lean_layers`)
+      or Keras's; the same weights.
 
   Returns:
     A model mapping [N, H, W, channels] images in [-1, 1] to float32 images in [-1, 1].
@@ -66,7 +68,7 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
     h = keras.layers.Conv2D(units, 4, strides=2, padding="same", use_bias=bias,
                             kernel_initializer=normal_init(), name=f"down{i}")(h)
     if not (outermost or innermost):
-      h = apply_norm(h, norm_layer(norm, f"down{i}_norm"))
+      h = apply_norm(h, norm_layer(norm, f"down{i}_norm", memory_saving))
     skips.append(h)
   for i in reversed(range(num_downs)):
     if i < num_downs - 1:
@@ -79,6 +81,6 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
       h = keras.layers.Conv2DTranspose(widths[i - 1], 4, strides=2, padding="same",
                                        use_bias=bias, kernel_initializer=normal_init(),
                                        name=f"up{i}")(h)
-      h = apply_norm(h, norm_layer(norm, f"up{i}_norm"))
+      h = apply_norm(h, norm_layer(norm, f"up{i}_norm", memory_saving))
   outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(h)
   return keras.Model(inputs, outputs, name=name)
