@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, TINY_WGAN, run_tool
+from conftest import TINY_WGAN, run_tool
 from tf_gans import data, training
-from tf_gans.training.strategy import free_localhost_ports
 from tf_gans.models.wgan import WGANConfig
 from tf_gans.training.loop import NonFiniteLossError
 
@@ -45,30 +42,6 @@ def test_two_replicas_train_exactly_what_one_replica_trains(lipschitz):
   for name in ("discriminator_loss", "generator_loss", "wasserstein_estimate"):
     assert result["metrics_1"][name] == pytest.approx(result["metrics_2"][name], abs=1e-5)
 
-
-
-def test_multi_worker_strategy_keeps_two_workers_in_sync(tmp_path):
-  ports = ",".join(str(p) for p in free_localhost_ports(2))
-  env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  script = os.path.join(ROOT, "tests", "helpers", "multi_worker.py")
-  procs = [subprocess.Popen([sys.executable, script, str(i), ports, str(tmp_path / "run"),
-                             str(tmp_path / f"w{i}.npz")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True) for i in range(2)]
-  outs = [p.communicate(timeout=900) for p in procs]
-  for p, (out, err) in zip(procs, outs):
-    assert p.returncode == 0, err[-3000:]
-    assert json.loads(out.strip().splitlines()[-1])["step"] == 4
-  w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
-  assert len(w0.files) == len(w1.files) > 5
-  for key in w0.files:
-    np.testing.assert_array_equal(w0[key], w1[key])
-  # And the two workers together train what one process trains on the same global batch.
-  single = training.train(tiny_config(tmp_path, model_dir=str(tmp_path / "single")))["gan"]
-  for key, weight in zip(w0.files, single.weights):
-    np.testing.assert_allclose(w0[key], weight.numpy(), atol=1e-5)
-  # Only the chief keeps checkpoints; the other worker cleans up its scratch copy.
-  assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-4")
-  assert not [d for d in os.listdir(tmp_path / "run") if d.startswith(".worker")]
 
 
 # -- precision ---------------------------------------------------------------------------

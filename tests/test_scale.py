@@ -123,14 +123,23 @@ def _preempt_and_resume(tmp_path, api, workers, target):
   assert f"at step {step}" in open(logs[0]).read()
   # An uninterrupted run of the same length ends with the same weights, bit for bit.
   straight = str(tmp_path / "straight")
-  if workers == 1:  # in this process, with the run's saved settings
-    saved = json.load(open(os.path.join(run, "config.json")))
-    training.train(WGANConfig(**{**saved, "model_dir": straight, "train_steps": end}).resolve())
-  else:
-    procs = _start(straight, [*flags[:-1], f"--train_steps={end}"], workers,
-                   [str(tmp_path / f"s{i}.log") for i in range(workers)])
-    assert [p.wait(timeout=300) for p in procs] == [0] * workers
+  saved = json.load(open(os.path.join(run, "config.json")))
+  one_process = str(tmp_path / "one_process")
+  training.train(WGANConfig(**{**saved, "model_dir": one_process, "train_steps": end,
+                               "strategy": "default"}).resolve())
+  if workers == 1:  # the same run in this process
+    _assert_same_weights(run, one_process)
+    return step
+  procs = _start(straight, [*flags[:-1], f"--train_steps={end}"], workers,
+                 [str(tmp_path / f"s{i}.log") for i in range(workers)])
+  assert [p.wait(timeout=300) for p in procs] == [0] * workers
   _assert_same_weights(run, straight)
+  # Two workers train what one process trains on the same global batch (summed in
+  # another order: equal up to rounding).
+  _, two = _weights(run)
+  _, one = _weights(one_process)
+  for key in two:
+    np.testing.assert_allclose(two[key], one[key], atol=1e-5, err_msg=key)
   return step
 
 

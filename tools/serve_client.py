@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 
 import _common  # noqa: F401  (sets up sys.path)
 from _common import (FLAGS, UserError, define_checked, define_path, int_labels, labels_problem,

@@ -9,7 +9,8 @@ function is called with the input tensors as they come (``_call_flat``): like TF
 Serving, nothing checks their shapes on the way in.
 
 Prints one JSON line: {"cases": [{signature, input, case, expect_ok, outcome, message,
-shapes}]} where outcome is "ok" or the exception's type name.
+shapes}]} where outcome is "ok" or the exception's type name. ``normal()`` makes the
+ordinary inputs of a signature (tests/helpers/serve_once.py uses it too).
 """
 
 from __future__ import annotations
@@ -24,14 +25,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-export_dir = sys.argv[1]
-loaded = tf.saved_model.load(export_dir)
-metadata = json.loads(loaded.signatures["metadata"](unused=tf.constant(0))["config_json"]
-                      .numpy().decode())
-limits = metadata["info"]["request_limits"]
-num_classes = metadata["info"].get("num_classes")
-image_shape = metadata["info"].get("image_shape")
-
+# Set by main() from the export's metadata (read by the input makers below).
+limits: dict = {}
+num_classes: int | None = None
+image_shape: list | None = None
 
 def image_file(fmt: str, height: int, width: int, **kwargs) -> bytes:
   rng = np.random.default_rng(height * 1000 + width)
@@ -147,29 +144,41 @@ def call(function, inputs: dict) -> tuple[str, str, dict]:
   return "ok", "", shapes
 
 
-results = []
-for signature, function in loaded.signatures.items():
-  if signature == "metadata":
-    continue
-  specs = function.structured_input_signature[1]
-  base = {name: normal(spec) for name, spec in specs.items()}
-  for name, spec in specs.items():
-    for case, value, expect_ok in hostile(name, spec):
-      inputs = {**base, name: value}
-      if case == "empty batch":
-        inputs = {n: normal(s, rows=0) if s.shape.rank else base[n] for n, s in specs.items()}
-      outcome, message, shapes = call(function, inputs)
-      sizes = ([file_size(b) for b in value] if spec.dtype == tf.string and expect_ok
-               else None)
-      results.append({"signature": signature, "input": name, "case": case,
-                      "expect_ok": expect_ok, "outcome": outcome, "message": message,
-                      "shapes": shapes, "sent_shape": list(np.shape(value)),
-                      "sent_image_sizes": sizes})
-  if len(specs) > 1 and all(s.shape.rank and s.shape.rank > 0 for s in specs.values()):
-    first, second = list(specs)[:2]
-    outcome, message, shapes = call(function, {**base, first: normal(specs[first], rows=3)})
-    results.append({"signature": signature, "input": first, "case": "mismatched counts",
-                    "expect_ok": False, "outcome": outcome, "message": message,
-                    "shapes": shapes, "sent_shape": [3]})
-print(json.dumps({"cases": results, "limits": limits,
-                  "tf_gans_modules": sorted(m for m in sys.modules if m.startswith("tf_gans"))}))
+def main() -> None:
+  global image_shape, limits, num_classes
+  export_dir = sys.argv[1]
+  loaded = tf.saved_model.load(export_dir)
+  info = json.loads(loaded.signatures["metadata"](unused=tf.constant(0))["config_json"]
+                    .numpy().decode())["info"]
+  limits, num_classes, image_shape = info["request_limits"], info.get("num_classes"), \
+      info.get("image_shape")
+  results = []
+  for signature, function in loaded.signatures.items():
+    if signature == "metadata":
+      continue
+    specs = function.structured_input_signature[1]
+    base = {name: normal(spec) for name, spec in specs.items()}
+    for name, spec in specs.items():
+      for case, value, expect_ok in hostile(name, spec):
+        inputs = {**base, name: value}
+        if case == "empty batch":
+          inputs = {n: normal(s, rows=0) if s.shape.rank else base[n] for n, s in specs.items()}
+        outcome, message, shapes = call(function, inputs)
+        sizes = ([file_size(b) for b in value] if spec.dtype == tf.string and expect_ok
+                 else None)
+        results.append({"signature": signature, "input": name, "case": case,
+                        "expect_ok": expect_ok, "outcome": outcome, "message": message,
+                        "shapes": shapes, "sent_shape": list(np.shape(value)),
+                        "sent_image_sizes": sizes})
+    if len(specs) > 1 and all(s.shape.rank and s.shape.rank > 0 for s in specs.values()):
+      first, second = list(specs)[:2]
+      outcome, message, shapes = call(function, {**base, first: normal(specs[first], rows=3)})
+      results.append({"signature": signature, "input": first, "case": "mismatched counts",
+                      "expect_ok": False, "outcome": outcome, "message": message,
+                      "shapes": shapes, "sent_shape": [3]})
+  print(json.dumps({"cases": results, "limits": limits,
+                    "tf_gans_modules": sorted(m for m in sys.modules if m.startswith("tf_gans"))}))
+
+
+if __name__ == "__main__":
+  main()

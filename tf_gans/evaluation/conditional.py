@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+CLASSIFIER_FOLDER = "eval_classifier"
+
 
 def labelled_arrays(source: Any) -> tuple[np.ndarray, np.ndarray]:
   """Every example of a labelled image source as (images, labels) numpy arrays."""
@@ -54,7 +56,7 @@ def evaluate_conditional(gan: Any, config: Any, source: Any, *,
   """
   from tf_gans import metrics
   (train_x, train_y), (test_x, test_y) = evaluation_splits(config, source)
-  cache = os.path.join(model_dir, "eval_classifier") if model_dir else None
+  cache = os.path.join(model_dir, CLASSIFIER_FOLDER) if model_dir else None
   classifier = metrics.load_or_train_classifier(train_x, train_y, gan.num_classes,
                                                 cache_dir=cache, seed=seed)
   return metrics.conditional_report(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-CLASSIFIER_FOLDER = "eval_classifier"
+from tf_gans.evaluation.conditional import CLASSIFIER_FOLDER
 
 
 def shape_classifier(train_source: Any, model_dir: str | None) -> Any:

@@ -4,7 +4,7 @@ from tf_gans.metrics.classifier import (Classifier, ConvClassifier, ImageClassif
                                         ShapeClassifier, build_classifier, digit_shape_features,
                                         label_accuracy, load_or_train_classifier,
                                         train_classifier)
-from tf_gans.metrics.conditional import conditional_report
+from tf_gans.metrics.conditional import conditional_report, unconditional_report
 from tf_gans.metrics.kid import kid, mmd2_unbiased, polynomial_kernel
 from tf_gans.metrics.mode_coverage import mode_coverage
 from tf_gans.metrics.precision_recall import (improved_precision_recall, knn_radii,
@@ -12,6 +12,6 @@ from tf_gans.metrics.precision_recall import (improved_precision_recall, knn_rad
 
 __all__ = ["mode_coverage", "Classifier", "ConvClassifier", "ImageClassifier", "ShapeClassifier",
            "digit_shape_features", "build_classifier", "label_accuracy",
-           "load_or_train_classifier", "train_classifier", "conditional_report", "kid",
+           "load_or_train_classifier", "train_classifier", "conditional_report", "unconditional_report", "kid",
            "mmd2_unbiased", "polynomial_kernel", "improved_precision_recall", "knn_radii",
            "per_class_precision_recall"]

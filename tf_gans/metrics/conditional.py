@@ -103,3 +103,37 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
       for name in ("precision", "recall"):
         pair(f"{name}_class_{c}", gen_c[c][name], real_c[c][name])
   return out
+
+
+def unconditional_report(generated: np.ndarray, classifier: Classifier, train_images: np.ndarray,
+                         heldout_images: np.ndarray, *, k: int = 3, seed: int = 0
+                         ) -> dict[str, float]:
+  """Measures unconditional samples against real data, beside the real-data ceiling.
+
+  As :func:`conditional_report` without labels: the evaluated real set E is as many
+  held-out examples as there are generated ones, the reference R as many training
+  examples; in the classifier's feature space, ``precision`` and ``recall`` (generated vs
+  R; ceiling E vs R) and ``kid`` (generated vs E; ceiling E vs R).
+
+  Args:
+    generated: [n, H, W, C] in [-1, 1].
+    classifier: Trained on the training split.
+    train_images, heldout_images: Real images; at least n of each.
+    k: Neighbour of the precision/recall radii.
+    seed: Seed of the subsets.
+  """
+  rng = np.random.default_rng(seed)
+  n = min(len(generated), len(heldout_images), len(train_images))
+  evaluated = np.sort(rng.choice(len(heldout_images), n, replace=False))
+  reference = np.sort(rng.choice(len(train_images), n, replace=False))
+  gen_f = classifier.features(np.asarray(generated)[:n])
+  real_f = classifier.features(np.asarray(heldout_images)[evaluated])
+  ref_f = classifier.features(np.asarray(train_images)[reference])
+  gen_pr = improved_precision_recall(ref_f, gen_f, k)
+  real_pr = improved_precision_recall(ref_f, real_f, k)
+  out: dict[str, float] = {"num_samples": n}
+  for name, value, ceiling in (("precision", gen_pr["precision"], real_pr["precision"]),
+                               ("recall", gen_pr["recall"], real_pr["recall"]),
+                               ("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed))):
+    out[name], out[name + CEILING_SUFFIX] = float(value), float(ceiling)
+  return out

@@ -113,8 +113,24 @@ class GANModel(keras.Model):
     """Draws samples from the generator (inference mode)."""
     raise NotImplementedError
 
+  # The attributes that hold the GAN's networks: get_config serialises them, from_config
+  # rebuilds them, so a subclass's config methods add only its own settings.
+  network_attributes: tuple[str, ...] = ()
+
   def get_config(self) -> dict[str, Any]:
-    return {"seed": self.seed, "real_batches_per_step": self.real_batches_per_step}
+    config = {"seed": self.seed, "real_batches_per_step": self.real_batches_per_step}
+    for name in self.network_attributes:
+      config[name] = keras.saving.serialize_keras_object(getattr(self, name))
+    return config
+
+  @classmethod
+  def from_config(cls, config: dict[str, Any]) -> "GANModel":
+    config = dict(config)
+    # Every subclass derives it from its own settings (a WGAN's n_critic).
+    config.pop("real_batches_per_step", None)
+    for name in cls.network_attributes:
+      config[name] = keras.saving.deserialize_keras_object(config[name])
+    return cls(**config)
 
   # -- compile: optimizers and trackers ----------------------------------------------
 

@@ -87,6 +87,8 @@ class ConditionalGAN(GANModel):
     seed: Seed of all noise.
   """
 
+  network_attributes = ("generator", "discriminator")
+
   def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                num_classes: int, gan_loss: str = "nonsaturating", gp_weight: float = 10.0,
                n_critic: int = 1, seed: int = 0, **kwargs: Any):
@@ -103,19 +105,9 @@ class ConditionalGAN(GANModel):
     self.build_for_training()
 
   def get_config(self) -> dict[str, Any]:
-    return {**super().get_config(),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "latent_dim": self.latent_dim, "num_classes": self.num_classes,
-            "gan_loss": self.gan_loss, "gp_weight": self.gp_weight, "n_critic": self.n_critic}
-
-  @classmethod
-  def from_config(cls, config: dict[str, Any]) -> "ConditionalGAN":
-    config = dict(config)
-    config.pop("real_batches_per_step", None)
-    config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-    config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-    return cls(**config)
+    return {**super().get_config(), "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes, "gan_loss": self.gan_loss,
+            "gp_weight": self.gp_weight, "n_critic": self.n_critic}
 
   # -- training ----------------------------------------------------------------------
 

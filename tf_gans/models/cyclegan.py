@@ -30,7 +30,7 @@ import keras
 from tf_gans import evaluation, losses
 from tf_gans.config import batch_size_option, model_option, option
 from tf_gans.models import registry
-from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
+from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, build_two_domain,
                                         translation_optimizers)
 from tf_gans.networks.patchgan import patchgan_discriminator
 from tf_gans.networks.resnet import default_num_blocks, resnet_generator
@@ -128,27 +128,21 @@ class CycleGANConfig(TranslationConfig):
 
 def build_cyclegan(config: CycleGANConfig, source: Any) -> CycleGAN:
   """The networks for the source's images, then the GAN (not compiled)."""
-  shape = check_translation_source("cyclegan", source)
-  keras.utils.set_random_seed(config.seed)
-  channels = shape[-1]
-
-  def generator(name):
+  def generator(channels, name):
     if config.generator == "unet":
       return unet_generator(channels, config.generator_filters, config.unet_downs, config.norm,
                             name=name, memory_saving=config.memory_saving_layers)
     return resnet_generator(channels, config.generator_filters, config.num_res_blocks,
                             config.norm, name=name, memory_saving=config.memory_saving_layers)
 
-  def discriminator(name):
+  def discriminator(channels, name):
     return patchgan_discriminator(channels, config.discriminator_filters,
                                   config.discriminator_layers, config.norm, name=name,
                                   memory_saving=config.memory_saving_layers)
 
-  return CycleGAN(generator("generator_ab"), generator("generator_ba"),
-                  discriminator("discriminator_a"), discriminator("discriminator_b"),
-                  image_shape=shape, gan_loss=config.gan_loss, cycle_weight=config.cycle_weight,
-                  identity_weight=config.identity_weight, pool_size=config.pool_size,
-                  seed=config.seed, name="cyclegan")
+  return build_two_domain(CycleGAN, config, source, generator, discriminator,
+                          cycle_weight=config.cycle_weight,
+                          identity_weight=config.identity_weight)
 
 
 registry.register(registry.ModelSpec(

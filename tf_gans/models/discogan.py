@@ -32,7 +32,7 @@ import keras
 from tf_gans import evaluation, losses
 from tf_gans.config import _check_choice, batch_size_option, model_option, option
 from tf_gans.models import registry
-from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, check_translation_source,
+from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, build_two_domain,
                                         translation_optimizers)
 from tf_gans.networks.encoder_decoder import (conv_discriminator, default_num_downs,
                                               encoder_decoder_generator)
@@ -115,25 +115,19 @@ class DiscoGANConfig(TranslationConfig):
 
 def build_discogan(config: DiscoGANConfig, source: Any) -> DiscoGAN:
   """The networks for the source's images, then the GAN (not compiled)."""
-  shape = check_translation_source("discogan", source)
-  keras.utils.set_random_seed(config.seed)
-  channels = shape[-1]
-
-  def generator(name):
+  def generator(channels, name):
     return encoder_decoder_generator(channels, config.generator_filters, config.num_downs,
                                      config.norm, name=name,
                                      memory_saving=config.memory_saving_layers)
 
-  def discriminator(name):
+  def discriminator(channels, name):
     return conv_discriminator(channels, config.discriminator_filters, config.num_downs,
                               config.norm, name=name, memory_saving=config.memory_saving_layers)
 
-  return DiscoGAN(generator("generator_ab"), generator("generator_ba"),
-                  discriminator("discriminator_a"), discriminator("discriminator_b"),
-                  image_shape=shape, gan_loss=config.gan_loss,
-                  reconstruction_loss=config.reconstruction_loss, huber_delta=config.huber_delta,
-                  reconstruction_weight=config.reconstruction_weight, pool_size=config.pool_size,
-                  seed=config.seed, name="discogan")
+  return build_two_domain(DiscoGAN, config, source, generator, discriminator,
+                          reconstruction_loss=config.reconstruction_loss,
+                          huber_delta=config.huber_delta,
+                          reconstruction_weight=config.reconstruction_weight)
 
 
 registry.register(registry.ModelSpec(

@@ -109,6 +109,8 @@ class TwoDomainGAN(GANModel):
     seed: Seed of all randomness in the step.
   """
 
+  network_attributes = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
+
   def __init__(self, generator_ab: keras.Model, generator_ba: keras.Model,
                discriminator_a: keras.Model, discriminator_b: keras.Model, *,
                image_shape: tuple[int, int, int], gan_loss: str = "least_squares",
@@ -166,19 +168,8 @@ class TwoDomainGAN(GANModel):
   # -- configuration -----------------------------------------------------------------
 
   def get_config(self) -> dict[str, Any]:
-    config = super().get_config()
-    config.pop("real_batches_per_step", None)
-    for name in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
-      config[name] = keras.saving.serialize_keras_object(getattr(self, name))
-    return {**config, "image_shape": self.image_shape, "gan_loss": self.gan_loss,
+    return {**super().get_config(), "image_shape": self.image_shape, "gan_loss": self.gan_loss,
             "pool_size": self.pool_size}
-
-  @classmethod
-  def from_config(cls, config: dict[str, Any]) -> "TwoDomainGAN":
-    config = dict(config)
-    for name in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
-      config[name] = keras.saving.deserialize_keras_object(config[name])
-    return cls(**config)
 
   # -- the step ----------------------------------------------------------------------
 
@@ -419,6 +410,32 @@ def check_translation_source(model: str, source: Any) -> tuple[int, int, int]:
     raise ValueError(f"{model} translates between two image domains; dataset {source.name!r} "
                      f"holds {source.kind}. Use {FILE_DATASETS_HINT}")
   return tuple(int(s) for s in source.info["image_shape"])
+
+
+def build_two_domain(gan_class: type, config: TranslationConfig, source: Any,
+                     generator: Callable[[int, str], keras.Model],
+                     discriminator: Callable[[int, str], keras.Model],
+                     **settings: Any) -> TwoDomainGAN:
+  """A translation GAN for the source's images: two generators, two discriminators.
+
+  Args:
+    gan_class: The TwoDomainGAN subclass.
+    config: The run's config (its model names the GAN; gan_loss, pool_size, seed).
+    source: Two image domains.
+    generator, discriminator: ``fn(channels, name) -> keras.Model``.
+    **settings: The subclass's own constructor arguments.
+
+  Raises:
+    ValueError: for data that are not two image domains.
+  """
+  shape = check_translation_source(config.model, source)
+  keras.utils.set_random_seed(config.seed)
+  channels = shape[-1]
+  return gan_class(generator(channels, "generator_ab"), generator(channels, "generator_ba"),
+                   discriminator(channels, "discriminator_a"),
+                   discriminator(channels, "discriminator_b"), image_shape=shape,
+                   gan_loss=config.gan_loss, pool_size=config.pool_size, seed=config.seed,
+                   name=config.model, **settings)
 
 
 def translation_optimizers(config: TranslationConfig) -> dict[str, keras.optimizers.Optimizer]:

@@ -66,6 +66,7 @@ class WassersteinGAN(GANModel):
   """
 
   progress_metrics = (("wasserstein", "wasserstein_estimate"), ("g_loss", "generator_loss"))
+  network_attributes = ("generator", "critic")
 
   def __init__(self, generator: keras.Model, critic: keras.Model, *, latent_dim: int,
                lipschitz: str = "gp", gp_weight: float = 10.0, n_critic: int = 5,
@@ -81,20 +82,9 @@ class WassersteinGAN(GANModel):
     self.build_for_training()
 
   def get_config(self) -> dict[str, Any]:
-    return {**super().get_config(),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "critic": keras.saving.serialize_keras_object(self.critic),
-            "latent_dim": self.latent_dim, "lipschitz": self.lipschitz,
+    return {**super().get_config(), "latent_dim": self.latent_dim, "lipschitz": self.lipschitz,
             "gp_weight": self.gp_weight, "n_critic": self.n_critic,
             "one_sided_penalty": self.one_sided_penalty}
-
-  @classmethod
-  def from_config(cls, config: dict[str, Any]) -> "WassersteinGAN":
-    config = dict(config)
-    config.pop("real_batches_per_step", None)
-    config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-    config["critic"] = keras.saving.deserialize_keras_object(config["critic"])
-    return cls(**config)
 
   def update_groups(self) -> list[UpdateGroup]:
     return [
@@ -149,9 +139,10 @@ class WGANConfig(TrainConfig):
   """Settings of a Wasserstein GAN run; None means the paper's default for the variant."""
 
   model: str = model_option("wgan")
-  dataset: str = dataset_option("8gaussians", "Toy 2-D sets (8gaussians, 25gaussians, swissroll, ring, "
-                        "grid), digits (embedded), mnist, fashion_mnist, cifar10, tfds/<name> (TFDS, "
-                        "ArrayRecord format) or folder.")
+  dataset: str = dataset_option(
+      "8gaussians", "Toy 2-D sets (8gaussians, 25gaussians, swissroll, ring, grid), digits "
+      "(embedded), mnist, fashion_mnist, cifar10, tfds/<name> (TFDS, ArrayRecord format) or "
+      "folder.")
   batch_size: int | None = batch_size_option(None, "Global batch; default 256 on 2-D data "
                                              "(WGAN-GP toy code), 64 on images.")
   lipschitz: str = option("gp", "Lipschitz constraint of the critic: clip | gp | spectral.",
@@ -239,4 +230,4 @@ def build_wgan(config: WGANConfig, source: Any) -> WassersteinGAN:
 registry.register(registry.ModelSpec(
     name="wgan", config_cls=WGANConfig, build=build_wgan, optimizers=_optimizers,
     description="Wasserstein GAN with weight clipping, gradient penalty or spectral norm.",
-    evaluate=evaluation.evaluate_points))
+    evaluate=evaluation.evaluate_unconditional))

@@ -24,6 +24,19 @@ def check_norm(norm: str) -> None:
     raise ValueError(f"norm {norm!r} is not one of: {', '.join(NORMS)}")
 
 
+def check_sizes(network: str, norm: str, **sizes: int) -> None:
+  """The norm is known and every size is at least 1.
+
+  Raises:
+    ValueError: naming the network and each size it got.
+  """
+  check_norm(norm)
+  if any(value < 1 for value in sizes.values()):
+    wanted = " and ".join(f"{name} >= 1" for name in sizes)
+    got = ", ".join(f"{name}={value}" for name, value in sizes.items())
+    raise ValueError(f"{network} needs {wanted}; got {got}")
+
+
 def norm_layer(norm: str, name: str, memory_saving: bool = True) -> keras.layers.Layer | None:
   """The normalisation layer for `norm`, or None for "none".
 

@@ -25,7 +25,7 @@ import math
 import keras
 
 from tf_gans.layers import normal_init
-from tf_gans.networks.common import apply_norm, check_norm, norm_layer, uses_bias
+from tf_gans.networks.common import apply_norm, check_sizes, norm_layer, uses_bias
 
 
 def default_num_downs(image_size: int) -> int:
@@ -77,10 +77,7 @@ def encoder_decoder_generator(channels: int = 3, filters: int = 64, num_downs: i
   Raises:
     ValueError: for a bad norm or num_downs < 1.
   """
-  check_norm(norm)
-  if num_downs < 1 or filters < 1:
-    raise ValueError(f"encoder_decoder_generator needs num_downs >= 1 and filters >= 1; got "
-                     f"num_downs={num_downs}, filters={filters}")
+  check_sizes("encoder_decoder_generator", norm, num_downs=num_downs, filters=filters)
   output_channels = output_channels or channels
   bias = uses_bias(norm)
   widths = _widths(filters, num_downs)
@@ -118,10 +115,7 @@ def conv_discriminator(channels: int = 3, filters: int = 64, num_downs: int = 4,
   Raises:
     ValueError: for a bad norm or num_downs < 1.
   """
-  check_norm(norm)
-  if num_downs < 1 or filters < 1:
-    raise ValueError(f"conv_discriminator needs num_downs >= 1 and filters >= 1; got "
-                     f"num_downs={num_downs}, filters={filters}")
+  check_sizes("conv_discriminator", norm, num_downs=num_downs, filters=filters)
   inputs = keras.Input((None, None, channels), name="images")
   h = _encoder(inputs, filters, num_downs, norm, "conv", memory_saving)
   outputs = keras.layers.Conv2D(1, 4, padding="valid", use_bias=False, dtype="float32",

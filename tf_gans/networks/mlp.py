@@ -23,8 +23,24 @@ def _lipschitz_dense(units: int, lipschitz: str, clip_value: float, name: str,
   return layer
 
 
+class _MLP(keras.Model):
+  """Hidden layers (``self.hidden_layers``) then an output layer (``self.out``), built
+  eagerly for an input of `input_width` features."""
+
+  def _build_layers(self, input_width: int) -> None:
+    self.build((None, input_width))
+
+  def build(self, input_shape):
+    shape = input_shape
+    for layer in self.hidden_layers:
+      layer.build(shape)
+      shape = (shape[0], self.hidden)
+    self.out.build(shape)
+    self.built = True
+
+
 @keras.saving.register_keras_serializable(package="tf_gans")
-class MLPGenerator(keras.Model):
+class MLPGenerator(_MLP):
   """z -> hidden ReLU layers -> a point in R^output_dim."""
 
   def __init__(self, latent_dim: int = 2, output_dim: int = 2, hidden: int = 512,
@@ -35,15 +51,7 @@ class MLPGenerator(keras.Model):
     self.hidden_layers = [keras.layers.Dense(hidden, activation="relu", name=f"dense_{i}")
                           for i in range(depth)]
     self.out = keras.layers.Dense(output_dim, dtype="float32", name="out")
-    self.build((None, latent_dim))
-
-  def build(self, input_shape):
-    shape = input_shape
-    for layer in self.hidden_layers:
-      layer.build(shape)
-      shape = (shape[0], self.hidden)
-    self.out.build(shape)
-    self.built = True
+    self._build_layers(latent_dim)
 
   def call(self, z, training=False):
     h = z
@@ -57,7 +65,7 @@ class MLPGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="tf_gans")
-class MLPCritic(keras.Model):
+class MLPCritic(_MLP):
   """A point -> hidden ReLU layers -> one unbounded score.
 
   Args:
@@ -73,15 +81,7 @@ class MLPCritic(keras.Model):
     self.hidden_layers = [_lipschitz_dense(hidden, lipschitz, clip_value, f"dense_{i}", "relu")
                           for i in range(depth)]
     self.out = _lipschitz_dense(1, lipschitz, clip_value, "out")
-    self.build((None, input_dim))
-
-  def build(self, input_shape):
-    shape = input_shape
-    for layer in self.hidden_layers:
-      layer.build(shape)
-      shape = (shape[0], self.hidden)
-    self.out.build(shape)
-    self.built = True
+    self._build_layers(input_dim)
 
   def call(self, x, training=False):
     h = x

@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 
 from tf_gans.layers import normal_init
-from tf_gans.networks.common import apply_norm, check_norm, norm_layer, uses_bias
+from tf_gans.networks.common import apply_norm, check_sizes, norm_layer, uses_bias
 
 
 def patchgan_discriminator(channels: int = 3, filters: int = 64, num_layers: int = 3,
@@ -43,10 +43,7 @@ def patchgan_discriminator(channels: int = 3, filters: int = 64, num_layers: int
   Raises:
     ValueError: for a bad norm or num_layers < 1.
   """
-  check_norm(norm)
-  if num_layers < 1 or filters < 1:
-    raise ValueError(f"patchgan_discriminator needs num_layers >= 1 and filters >= 1; got "
-                     f"num_layers={num_layers}, filters={filters}")
+  check_sizes("patchgan_discriminator", norm, num_layers=num_layers, filters=filters)
   bias = uses_bias(norm)
 
   def block(h, units, stride, index, normalise, dtype=None):

@@ -19,7 +19,7 @@ import math
 import keras
 
 from tf_gans.layers import normal_init
-from tf_gans.networks.common import apply_norm, check_norm, norm_layer, uses_bias
+from tf_gans.networks.common import apply_norm, check_sizes, norm_layer, uses_bias
 
 
 def default_num_downs(image_size: int) -> int:
@@ -48,10 +48,7 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
   Raises:
     ValueError: for a bad norm or num_downs < 1.
   """
-  check_norm(norm)
-  if num_downs < 1 or filters < 1:
-    raise ValueError(f"unet_generator needs num_downs >= 1 and filters >= 1; got "
-                     f"num_downs={num_downs}, filters={filters}")
+  check_sizes("unet_generator", norm, num_downs=num_downs, filters=filters)
   output_channels = output_channels or channels
   bias = uses_bias(norm)
   widths = [filters * min(2 ** i, 8) for i in range(num_downs)]
