@@ -1,6 +1,6 @@
 """Tests of the TF Serving client (tf_gans.serving, tools/serve_client.py).
 
-The client talks to a stand-in TF Serving on 127.0.0.1 (tests/_fake_serving.py) that
+The client talks to a stand-in TF Serving on 127.0.0.1 (tests/helpers/fake_serving.py) that
 answers from real exports in TF Serving's documented REST and gRPC formats. A test
 against a real TF Serving runs when TF_SERVING_URL is set.
 """
@@ -25,7 +25,7 @@ from PIL import Image
 from tf_gans import export, serving
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _fake_serving import FakeGrpcServing, FakeRestServing, Models  # noqa: E402
+from helpers.fake_serving import FakeGrpcServing, FakeRestServing, Models  # noqa: E402
 from _tiny_gans import make_gan  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -1,4 +1,7 @@
-"""A stand-in TF Serving on 127.0.0.1 for the client tests: REST and gRPC.
+"""Test infrastructure, not part of tf_gans: a stand-in TF Serving on 127.0.0.1 for the
+client tests (tests/test_serving.py), REST and gRPC, so that those tests run where the
+tensorflow_model_server binary is not installed (test_live_tf_serving uses the real one
+when it is).
 
 It answers from real SavedModels loaded in the test process and speaks TF Serving's
 documented formats (https://www.tensorflow.org/tfx/serving/api_rest): row ("instances"
@@ -9,11 +12,15 @@ ModelService.GetModelStatus with NOT_FOUND / INVALID_ARGUMENT status codes.
 
 Model names with a special behaviour: "broken" answers 500 (REST) or INTERNAL (gRPC);
 "slow" sleeps 2 s before answering (for timeouts).
+
+tests/test_fake_serving.py holds it to the REST page's documented rules, one test per rule,
+so that a client test passing here means the client speaks what the real server documents.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import http.server
 import json
 import re
@@ -68,7 +75,7 @@ def _message(error: Exception) -> str:
 
 def _decode(value: Any) -> Any:
   if isinstance(value, dict) and set(value) == {"b64"}:
-    return base64.b64decode(value["b64"])
+    return base64.b64decode(value["b64"], validate=True)
   if isinstance(value, list):
     return [_decode(v) for v in value]
   return value
@@ -114,9 +121,9 @@ def rest_predict(models: Models, name: str, version: int | None, body: dict) -> 
   missing = set(specs) - set(raw)
   if missing:
     raise _Error(400, f"Missing input: {sorted(missing)}")
-  try:
+  try:  # a value of the wrong type is the request's fault (400), as is a failing op
     outputs = signature(**{k: _tensor(raw[k], specs[k]) for k in specs})
-  except (tf.errors.InvalidArgumentError, ValueError, TypeError) as e:
+  except (tf.errors.InvalidArgumentError, ValueError, TypeError, binascii.Error) as e:
     raise _Error(400, _message(e)) from None
   outputs = {k: np.asarray(v.numpy(), dtype=object if v.dtype == tf.string else None)
              for k, v in outputs.items()}
@@ -132,7 +139,8 @@ def rest_predict(models: Models, name: str, version: int | None, body: dict) -> 
     (key, value), = outputs.items()
     return {"predictions": _json(key, value)}
   n = batch.pop()
-  return {"predictions": [{k: _json(k, v[i]) for k, v in outputs.items()} for i in range(n)]}
+  return {"predictions": [{k: _json(k, np.asarray(v[i], dtype=v.dtype)) for k, v in outputs.items()}
+                          for i in range(n)]}
 
 
 class FakeRestServing:
