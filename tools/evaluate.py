@@ -4,15 +4,16 @@
   python tools/evaluate.py --model_dir=runs/wgan_toy
 
 WGAN on 2-D mixtures: modes captured and share of high-quality samples as VEEGAN and
-PacGAN define them, and the earth-mover distance to real samples. The conditional GAN:
-label accuracy, precision/recall and KID in a classifier's feature space. Other models
-report their own metrics. A metric measured on real data too (its ceiling) is printed
+PacGAN define them, and the earth-mover distance to real samples. WGAN on images:
+precision/recall and KID in a digit classifier's feature space. The conditional GAN:
+label accuracy, precision/recall and KID in that space. CycleGAN and DiscoGAN: error to
+the ground-truth map, labels kept and cycle error on digits_recolour. Each family's
+measurement lives in tf_gans.evaluation. A metric measured on real data too (its ceiling) is printed
 beside it. --output writes them as JSON too.
 """
 
 from __future__ import annotations
 
-import json
 
 import _common  # noqa: F401
 from _common import (FLAGS, SEED_RANGE, UserError, define_checked, define_path, run_main,
