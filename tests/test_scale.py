@@ -217,10 +217,23 @@ def test_a_torn_newest_checkpoint_is_named_and_the_run_resumes_from_the_one_befo
   assert json.loads(open(os.path.join(run, "config.json")).read())["train_steps"] == 6
   assert json.loads(config_before)["train_steps"] == 4
   _assert_same_weights(run, straight)
-  # The next start has nothing to warn about.
+  # The torn ckpt-4 is off the list; the good ckpt-4 the resumed run wrote is on it.
   from tf_gans.training import checkpoints
   assert [os.path.basename(p) for p in checkpoints.listed_checkpoints(
-      os.path.join(run, "checkpoints"))] == ["ckpt-6", "ckpt-2"]
+      os.path.join(run, "checkpoints"))] == ["ckpt-6", "ckpt-4", "ckpt-2"]
+  # The next start has nothing to warn about; torn again, ckpt-4 is kept beside the first.
+  _tear(run, 6)
+  _tear(run, 4)
+  proc = _tiny_run(run, 8)
+  assert "ckpt-6 cannot be read" in proc.stderr and "ckpt-4 cannot be read" in proc.stderr
+  assert "at step 2" in proc.stderr
+  assert sorted(os.listdir(os.path.join(run, "checkpoints", "unreadable"))) == [
+      "ckpt-4.1.data-00000-of-00001", "ckpt-4.1.index", "ckpt-4.data-00000-of-00001",
+      "ckpt-4.index", "ckpt-6.data-00000-of-00001", "ckpt-6.index"]
+  assert [os.path.basename(p) for p in checkpoints.listed_checkpoints(
+      os.path.join(run, "checkpoints"))][:3] == ["ckpt-8", "ckpt-6", "ckpt-4"]
+  proc = run_tool("tools/sample.py", f"--model_dir={run}", f"--output={tmp_path}/s.png")
+  assert "cannot be read" not in proc.stderr
 
 
 def test_no_readable_checkpoint_is_one_error_and_nothing_is_rewritten(tmp_path):

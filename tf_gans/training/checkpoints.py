@@ -53,19 +53,16 @@ def _name(path: str) -> str:
   return os.path.basename(path)
 
 
-def _set_aside_names(directory: str) -> set[str]:
-  folder = os.path.join(directory, UNREADABLE_FOLDER)
-  if not os.path.isdir(folder):
-    return set()
-  return {f[:-len(".index")] for f in os.listdir(folder) if f.endswith(".index")}
+def _number(path: str) -> int:
+  tail = _name(path).rsplit("-", 1)[-1]
+  return int(tail) if tail.isdigit() else -1
 
 
 def listed_checkpoints(directory: str) -> list[str]:
   """The checkpoints the state file of `directory` lists, newest first.
 
   Paths are as ``tf.train.get_checkpoint_state`` gives them (joined to `directory`).
-
-  Checkpoints already set aside as unreadable (:func:`set_aside`) are left out.
+  Checkpoints set aside as unreadable (:func:`set_aside`) are no longer listed.
   """
   state = tf.train.get_checkpoint_state(directory)
   if state is None:
@@ -74,11 +71,7 @@ def listed_checkpoints(directory: str) -> list[str]:
   if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
     paths.append(state.model_checkpoint_path)
   # Numbered by step: the highest number is the newest, whatever order the list has.
-  def number(path: str) -> int:
-    tail = _name(path).rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
-  aside = _set_aside_names(directory)
-  return sorted((p for p in paths if _name(p) not in aside), key=number, reverse=True)
+  return sorted(paths, key=_number, reverse=True)
 
 
 def _reason(error: BaseException) -> str:
@@ -158,23 +151,67 @@ def restore_path(checkpoint: tf.train.Checkpoint, path: str, *, exact: bool = Tr
   return path
 
 
+def _unused_name(path: str) -> str:
+  """`path`, or `path` with ``.1``, ``.2``... before its extension if it exists already."""
+  if not os.path.exists(path):
+    return path
+  stem, dot, extension = os.path.basename(path).partition(".")
+  for n in range(1, 10_000):
+    candidate = os.path.join(os.path.dirname(path), f"{stem}.{n}{dot}{extension}")
+    if not os.path.exists(candidate):
+      return candidate
+  raise FileExistsError(path)
+
+
+def _forget(directory: str, names: set[str]) -> None:
+  """Rewrites the state file of `directory` without the checkpoints called `names`.
+
+  The state file is replaced whole (written aside, then renamed), as TensorFlow writes
+  it. A checkpoint written later under one of those names (the run reaching that step
+  again) is listed again.
+  """
+  from google.protobuf import text_format
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None:
+    return
+  kept = type(state)()
+  stamps = list(state.all_model_checkpoint_timestamps)
+  for i, path in enumerate(state.all_model_checkpoint_paths):
+    if _name(path) in names:
+      continue
+    kept.all_model_checkpoint_paths.append(_name(path))
+    if len(stamps) == len(state.all_model_checkpoint_paths):
+      kept.all_model_checkpoint_timestamps.append(stamps[i])
+  remaining = sorted(kept.all_model_checkpoint_paths, key=_number)
+  if _name(state.model_checkpoint_path) not in names:
+    kept.model_checkpoint_path = _name(state.model_checkpoint_path)
+  elif remaining:
+    kept.model_checkpoint_path = remaining[-1]
+  kept.last_preserved_timestamp = state.last_preserved_timestamp
+  target = os.path.join(directory, "checkpoint")
+  staging = target + ".tmp"
+  with open(staging, "w", encoding="utf-8") as f:
+    f.write(text_format.MessageToString(kept))
+  os.replace(staging, target)
+
+
 def set_aside(paths: list[str]) -> None:
   """Moves the files of unreadable checkpoints into ``<their folder>/unreadable/``.
 
-  Kept for inspection, never chosen again (:func:`listed_checkpoints` skips them). Call
-  it only after a restore from an older checkpoint succeeded.
+  Kept for inspection (a name already there gets a ``.1``, ``.2``... suffix) and taken
+  off the folder's state file, so no tool tries them again. Call it only after a
+  restore from an older checkpoint succeeded.
   """
+  by_folder: dict[str, set[str]] = {}
   for path in paths:
     folder = os.path.join(os.path.dirname(path), UNREADABLE_FOLDER)
     os.makedirs(folder, exist_ok=True)
     for file in tf.io.gfile.glob(path + ".*"):
-      shutil.move(file, os.path.join(folder, os.path.basename(file)))
-    # An index of the set-aside checkpoint marks it even when its index was the
-    # missing or torn file.
-    marker = os.path.join(folder, _name(path) + ".index")
-    if not os.path.exists(marker):
-      open(marker, "wb").close()
+      shutil.move(file, _unused_name(os.path.join(folder, os.path.basename(file))))
+    by_folder.setdefault(os.path.dirname(path), set()).add(_name(path))
     logging.warning("moved the unreadable checkpoint %s into %s", _name(path), folder)
+  for directory, names in by_folder.items():
+    _forget(directory, names)
 
 
 class RunCheckpointManager(tf.train.CheckpointManager):
