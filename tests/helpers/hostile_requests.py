@@ -44,7 +44,8 @@ def png_declaring(width: int, height: int) -> bytes:
     return (struct.pack(">I", len(data)) + kind + data +
             struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
   header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-  rows = zlib.compress(b"\0" * (1 + 3 * width) * 4)  # a few rows; zeros compress to nothing
+  # A few rows (of at most 16,000 pixels: the header's width need not be true).
+  rows = zlib.compress(b"\0" * (1 + 3 * min(width, 16000)) * 4)
   return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) +
           chunk(b"IEND", b""))
 
@@ -107,6 +108,9 @@ def hostile(name: str, spec: tf.TensorSpec) -> list[tuple[str, np.ndarray, bool]
         ("bomb header", np.array([png_declaring(16000, 16000)], dtype=object), False),
         ("too many pixels in all", np.array([png_declaring(4000, 4000)] * 3, dtype=object),
          False),
+        # (2^32 - 1)^2 wraps to a negative int64: it must not cancel the others' pixels.
+        ("sides that overflow", np.array([png_declaring(4000, 4000)] * 2 + [
+            png_declaring(0xFFFFFFFF, 0xFFFFFFFF)], dtype=object), False),
         ("truncated PNG", np.array([png[:len(png) * 2 // 3]], dtype=object), False),
         ("truncated JPEG", np.array([jpeg[:len(jpeg) * 2 // 3]], dtype=object), False),
         ("animated GIF", np.array([animated_gif(h + 3, w + 5)], dtype=object), True),

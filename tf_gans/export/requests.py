@@ -336,10 +336,17 @@ def check_encoded_images(checks: Checks, name: str, images_bytes: tf.Tensor,
     return tf.stack([height, width, tf.cast(complete, tf.int64)])
 
   flat = tf.reshape(_as_sent(images_bytes), [-1])  # whatever the rank: the checks never fail
+  # More than max_batch items is refused by the count check: read no more headers than
+  # that needs, so a request of a million tiny strings costs no million header reads.
+  flat = flat[:limits.max_batch + 1]
   found = tf.map_fn(header, flat, fn_output_signature=tf.TensorSpec([3], tf.int64))
   found = tf.reshape(found, [-1, 3])
-  sizes = found[:, :2]
+  # Sides as PNG and WebP headers declare them can reach 2^32 - 1: cap them before
+  # multiplying (no int64 overflow to a negative count), and each image's share of the
+  # request's total at one more than an image may have (no overflow of the sum).
+  sizes = tf.minimum(found[:, :2], 2 ** 31)
   pixels = sizes[:, 0] * sizes[:, 1]
+  summed = tf.reduce_sum(tf.minimum(pixels, limits.max_image_pixels + 1))
   index = tf.range(tf.size(flat, out_type=tf.int64))
 
   def first(mask, values, default):
@@ -356,9 +363,9 @@ def check_encoded_images(checks: Checks, name: str, images_bytes: tf.Tensor,
   checks.require(~tf.reduce_any(too_big), tf.strings.format(
       f"{name}[{{}}]: {{}}x{{}} pixels; at most {limits.max_image_pixels} per image",
       (first(too_big, index, tf.constant(-1, tf.int64)), big_size[1], big_size[0])))
-  checks.require(tf.reduce_sum(pixels) <= limits.max_request_pixels, tf.strings.format(
+  checks.require(summed <= limits.max_request_pixels, tf.strings.format(
       f"{name}: {{}} pixels in all; at most {limits.max_request_pixels} per request",
-      tf.reduce_sum(pixels)))
+      summed))
   checks.require(~tf.reduce_any(cut), tf.strings.format(
       f"{name}[{{}}]: the file is cut short (it ends before its image data does)",
       first(cut, index, tf.constant(-1, tf.int64))))
