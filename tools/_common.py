@@ -260,13 +260,21 @@ def config_from_flags(spec: Any, extra: dict[str, Any] | None = None,
 
 
 def _is_user_error(e: BaseException) -> bool:
-  """Errors a user causes or must act on: shown as one line, not a traceback."""
+  """Errors a user causes or must act on: shown as one line, not a traceback.
+
+  tf_gans raises ValueError for a bad setting, file or dataset; of TensorFlow's op errors
+  only those about files (missing, unreadable, damaged) and memory are the user's. Any
+  other op error is a bug and keeps its traceback; --verbosity=1 shows the traceback of
+  every error.
+  """
   if isinstance(e, (UserError, ValueError, FileNotFoundError)):
     return True
   if "tensorflow" in sys.modules:  # never import TensorFlow just to classify an error
     import tensorflow as tf
     from tf_gans.training.loop import NonFiniteLossError
-    return isinstance(e, (NonFiniteLossError, tf.errors.OpError))
+    return isinstance(e, (NonFiniteLossError, tf.errors.NotFoundError,
+                          tf.errors.PermissionDeniedError, tf.errors.DataLossError,
+                          tf.errors.ResourceExhaustedError))
   return False
 
 
@@ -339,7 +347,7 @@ def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None,
       if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
         print(f"error: {_os_error_line(e)}", file=sys.stderr)
         sys.exit(2)
-      if not _is_user_error(e):
+      if not _is_user_error(e) or FLAGS.verbosity >= 1:
         raise
       message = str(e).splitlines()[0] if str(e) else type(e).__name__
       print(f"error: {message}", file=sys.stderr)

@@ -13,7 +13,8 @@ would change what is trained is refused:
   python tools/train.py --model_dir=runs/toy --train_steps=4000   # continue to step 4000
 
 Exit status: 0 the run finished; 2 a bad flag, file or setting (one line on stderr,
-nothing written); 42 stopped by SIGTERM after writing a checkpoint (preemption): run the
+nothing written; --verbosity=1 adds the traceback), or a run stopped on a non-finite
+loss (its last good checkpoint kept); 42 stopped by SIGTERM after writing a checkpoint (preemption): run the
 same command again to continue; 75 another worker of a multi-worker run stopped without
 a checkpoint (kill -9, a lost machine): restart every worker, the run resumes from its
 last checkpoint; 1 an unexpected error (a bug: the traceback is printed).

@@ -159,46 +159,48 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
   last_metrics: dict[str, float] = {}
   preempted = False
   progress = _Progress(step, train_steps, gan.progress_metrics)
-  with PreemptionWatch(strategy, checkpoints.manager) as preemption, writer.as_default():
-    while step < train_steps:
-      boundaries = [train_steps, step + steps_per_loop]
-      for every in (log_every, checkpoint_every, image_every):
-        if every:
-          boundaries.append((step // every + 1) * every)
-      target = min(boundaries)
-      run_steps(iterator, tf.constant(target - step, tf.int32))
-      step = target
-      metrics = gan.metric_values()
-      bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
-      if bad:
-        name, value = next(iter(bad.items()))
-        raise _non_finite(name, value, step, checkpoints.latest)
-      if step < train_steps:
-        # Every worker calls this after every call: a SIGTERM anywhere saves here.
-        try:
-          preemption.check(step)
-        except Preempted:
-          logging.warning("SIGTERM: checkpoint written at step %d; run the same command "
-                          "again to resume", step)
-          checkpoints.latest = os.path.join(checkpoints.shared, f"ckpt-{step}")
-          preempted = True
-          break
-      if step % log_every == 0 or step == train_steps:
-        rate = progress.log(step, metrics)
-        lrs = _learning_rates(gan)
-        for name, value in {**metrics, **lrs, "steps_per_second": rate}.items():
-          tf.summary.scalar(name, value, step=step)
-        last_metrics = metrics
-        gan.reset_metrics()
-      if image_every and step % image_every == 0 and checkpoints.chief:
-        picture = visualize.preview(gan, source, seed=seed, title=f"step {step}")
-        tf.summary.image("samples", picture[None], step=step)
-      if step % checkpoint_every == 0 or step == train_steps:
-        if not _weights_finite(gan):  # the call's last update may have broken them
-          raise _non_finite("a weight", float("nan"), step, checkpoints.latest)
-        checkpoints.save(step)
-  writer.flush()
-  checkpoints.close()
+  try:
+    with PreemptionWatch(strategy, checkpoints.manager) as preemption, writer.as_default():
+      while step < train_steps:
+        boundaries = [train_steps, step + steps_per_loop]
+        for every in (log_every, checkpoint_every, image_every):
+          if every:
+            boundaries.append((step // every + 1) * every)
+        target = min(boundaries)
+        run_steps(iterator, tf.constant(target - step, tf.int32))
+        step = target
+        metrics = gan.metric_values()
+        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+        if bad:
+          name, value = next(iter(bad.items()))
+          raise _non_finite(name, value, step, checkpoints.latest)
+        if step < train_steps:
+          # Every worker calls this after every call: a SIGTERM anywhere saves here.
+          try:
+            preemption.check(step)
+          except Preempted:
+            logging.warning("SIGTERM: checkpoint written at step %d; run the same command "
+                            "again to resume", step)
+            checkpoints.latest = os.path.join(checkpoints.shared, f"ckpt-{step}")
+            preempted = True
+            break
+        if step % log_every == 0 or step == train_steps:
+          rate = progress.log(step, metrics)
+          lrs = _learning_rates(gan)
+          for name, value in {**metrics, **lrs, "steps_per_second": rate}.items():
+            tf.summary.scalar(name, value, step=step)
+          last_metrics = metrics
+          gan.reset_metrics()
+        if image_every and step % image_every == 0 and checkpoints.chief:
+          picture = visualize.preview(gan, source, seed=seed, title=f"step {step}")
+          tf.summary.image("samples", picture[None], step=step)
+        if step % checkpoint_every == 0 or step == train_steps:
+          if not _weights_finite(gan):  # the call's last update may have broken them
+            raise _non_finite("a weight", float("nan"), step, checkpoints.latest)
+          checkpoints.save(step)
+  finally:  # also when training stops on an error: the summaries so far, no scratch folder
+    writer.flush()
+    checkpoints.close()
   return {"step": step, "metrics": last_metrics or gan.metric_values(), "preempted": preempted,
           "checkpoint": checkpoints.latest, "chief": checkpoints.chief}
 
@@ -260,12 +262,11 @@ class CheckpointCallback(keras.callbacks.Callback):
     self.last_saved = 0
 
   def _check(self, logs) -> bool:
+    """The logged losses of every step; the weights only before a save (as the loop)."""
     step = int(self.model.train_counter.numpy())
     for name, value in (logs or {}).items():
       if not math.isfinite(float(value)):
         self.bad = (name, float(value), step)
-    if self.bad is None and not _weights_finite(self.model):
-      self.bad = ("a weight", float("nan"), step)
     if self.bad is not None:
       self.model.stop_training = True
     return self.bad is None
@@ -282,6 +283,10 @@ class CheckpointCallback(keras.callbacks.Callback):
       self.save(step)
 
   def save(self, step: int) -> None:
+    if not _weights_finite(self.model):  # the last update may have broken them
+      self.bad = ("a weight", float("nan"), step)
+      self.model.stop_training = True
+      return
     self.checkpoints.save(step)
     self.last_saved = step
 
@@ -306,33 +311,35 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
   metrics: dict[str, float] = {}
   preempted = False
   progress = _Progress(step, train_steps, gan.progress_metrics)
-  with PreemptionWatch(strategy, checkpoints.manager) as preemption:
-    saver = CheckpointCallback(checkpoints, checkpoint_every, train_steps, preemption)
-    saver.last_saved = step
-    while step < train_steps and saver.bad is None:
-      steps = min(log_every, train_steps - step)
-      dataset = _distributed_dataset(source, strategy, batch_size=batch_size, seed=seed,
-                                     chunks=gan.real_batches_per_step, start_step=step)
-      epoch = step // log_every
-      try:
-        history = gan.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
-                          steps_per_epoch=steps, verbose=0, shuffle=False,
-                          callbacks=[saver, *board, *(callbacks or [])])
-      except Preempted as stop:
-        logging.warning("SIGTERM: checkpoint written at step %d; run the same command "
-                        "again to resume", stop.step)
-        checkpoints.latest = os.path.join(checkpoints.shared, f"ckpt-{stop.step}")
-        step, preempted = stop.step, True
-        break
-      metrics = {k: float(v[-1]) for k, v in history.history.items()}
-      step = int(gan.train_counter.numpy())
-      if saver.bad is None:
-        progress.log(step, metrics)
-    if saver.bad is None and not preempted and step != saver.last_saved:
-      saver.save(step)  # the end of the run
-  if saver.bad is not None:
-    name, value, bad_step = saver.bad
-    raise _non_finite(name, value, bad_step, checkpoints.latest)
-  checkpoints.close()
+  try:
+    with PreemptionWatch(strategy, checkpoints.manager) as preemption:
+      saver = CheckpointCallback(checkpoints, checkpoint_every, train_steps, preemption)
+      saver.last_saved = step
+      while step < train_steps and saver.bad is None:
+        steps = min(log_every, train_steps - step)
+        dataset = _distributed_dataset(source, strategy, batch_size=batch_size, seed=seed,
+                                       chunks=gan.real_batches_per_step, start_step=step)
+        epoch = step // log_every
+        try:
+          history = gan.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
+                            steps_per_epoch=steps, verbose=0, shuffle=False,
+                            callbacks=[saver, *board, *(callbacks or [])])
+        except Preempted as stop:
+          logging.warning("SIGTERM: checkpoint written at step %d; run the same command "
+                          "again to resume", stop.step)
+          checkpoints.latest = os.path.join(checkpoints.shared, f"ckpt-{stop.step}")
+          step, preempted = stop.step, True
+          break
+        metrics = {k: float(v[-1]) for k, v in history.history.items()}
+        step = int(gan.train_counter.numpy())
+        if saver.bad is None:
+          progress.log(step, metrics)
+      if saver.bad is None and not preempted and step != saver.last_saved:
+        saver.save(step)  # the end of the run
+    if saver.bad is not None:
+      name, value, bad_step = saver.bad
+      raise _non_finite(name, value, bad_step, checkpoints.latest)
+  finally:  # also when training stops on an error: no scratch folder left behind
+    checkpoints.close()
   return {"step": step, "metrics": metrics, "preempted": preempted,
           "checkpoint": checkpoints.latest, "chief": checkpoints.chief}
