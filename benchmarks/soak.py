@@ -218,9 +218,37 @@ def main() -> None:
       "weights_compared": len(a), "wall_seconds": round(time.monotonic() - started, 1),
   }
   print(json.dumps({k: v for k, v in result.items() if k != "events"}, indent=2))
+  print(markdown(result))
   if args.output:
     with open(args.output, "w") as f:
       json.dump(result, f, indent=2)
+
+
+def markdown(result: dict) -> str:
+  """The result as benchmarks/README.md shows it: one row per interruption, then totals."""
+  lines = ["| # | interruption | worker | exit statuses | seconds to exit | steps lost |",
+           "|---|---|---|---|---|---|"]
+  for r in result["events"]:
+    seconds = "–" if r["hung"] else " / ".join(
+        f"{t:.1f}" for t in r["seconds_to_exit"] if t is not None)
+    kind = "SIGTERM" if r["interruption"] == "sigterm" else "kill -9"
+    lines.append(f"| {r['start']} | {kind} | {r['worker']} | "
+                 f"{' / '.join(str(c) for c in r['exit_codes'])} | {seconds} | "
+                 f"{r.get('steps_lost', '–')} |")
+  lines.append("")
+  for kind, name in (("sigterm", "SIGTERM"), ("kill", "kill -9")):
+    s = result[kind]
+    if s:
+      lines.append(f"- {name}: {s['survived']} of {s['count']} survived, {s['hung']} hung; "
+                   f"exit within {s['seconds_to_exit_mean']} s on average, "
+                   f"{s['seconds_to_exit_max']} s at most; steps lost {s['steps_lost_mean']:.1f} "
+                   f"on average, {s['steps_lost_max']} at most.")
+  lines.append(f"- Final step {result['final_step']}, exit statuses "
+               f"{result['final_exit_codes']}; final weights "
+               f"{'bit-equal to' if result['final_weights_equal_uninterrupted'] else 'NOT equal to'}"
+               f" the uninterrupted run's ({result['weights_compared']} variables, largest "
+               f"difference {result['max_weight_gap']}). Wall time {result['wall_seconds']:.0f} s.")
+  return "\n".join(lines)
 
 
 if __name__ == "__main__":
