@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+from _machine import cpu_name  # noqa: E402
 
 flags.DEFINE_list("datasets", ["ring", "grid"], "PacGAN's 2-D mixtures.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Run seeds.")
@@ -116,13 +117,22 @@ def main(argv):
         f"{cell(grid, 'modes_mean', '{:.1f}')}; {cell(grid, 'modes_min', '{}')} | "
         f"{cell(grid, 'high_quality_mean_pct', '{:.1f}')}; {cell(grid, 'high_quality_min_pct', '{:.1f}')} | "
         "this repository |")
+  print("\n| dataset | seed | modes | high-quality % | train seconds |")
+  print("|---|---|---|---|---|")
+  for r in rows:
+    print(f"| {r['dataset']} | {r['seed']} | {r['modes_captured']}/{r['num_modes']} | "
+          f"{100 * r['high_quality']:.1f} | {r['seconds']:.0f} |")
   if FLAGS.output:
     os.makedirs(os.path.dirname(FLAGS.output) or ".", exist_ok=True)
     with open(FLAGS.output, "w", encoding="utf-8") as f:
-      json.dump({"flags": {k: FLAGS[k].value for k in FLAGS if k in (
-          "train_steps", "batch_size", "hidden_units", "hidden_layers", "critic_hidden_units",
-          "critic_hidden_layers", "gp_weight", "learning_rate", "lr_decay_start",
-          "generator_ema", "latent_dim", "jit_compile")}, "runs": rows, "summary": summary}, f, indent=2)
+      if FLAGS.flagfile_recipe:
+        recipe = {"flagfile_recipe": FLAGS.flagfile_recipe}
+      else:
+        recipe = {"flags": {k: FLAGS[k].value for k in FLAGS if k in (
+            "train_steps", "batch_size", "hidden_units", "hidden_layers", "critic_hidden_units",
+            "critic_hidden_layers", "gp_weight", "learning_rate", "lr_decay_start",
+            "generator_ema", "latent_dim", "jit_compile")}}
+      json.dump({"cpu": cpu_name(), **recipe, "runs": rows, "summary": summary}, f, indent=2)
 
 
 if __name__ == "__main__":
