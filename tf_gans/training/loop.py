@@ -108,6 +108,19 @@ def _distributed_dataset(source: Source, strategy: tf.distribute.Strategy, *,
                                chunks=chunks, start_step=start_step, input_context=ctx))
 
 
+def _end_together(strategy: tf.distribute.Strategy) -> None:
+  """Under a multi-worker strategy, returns once every worker has reached it.
+
+  A worker that ended its run while another still tore down its input pipeline left
+  that one hanging: with the chief (and the cluster's coordination service) gone, the
+  distributed iterator's destructor waited forever (seen in the soak benchmark's
+  uninterrupted run). Callers drop their iterators first, then meet here.
+  """
+  if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    ones = strategy.run(lambda: tf.ones([]))
+    strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None).numpy()
+
+
 def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy,
                model_dir: str, train_steps: int, batch_size: int, seed: int,
                steps_per_loop: int = 100, log_every: int = 100, checkpoint_every: int = 1000,
@@ -198,6 +211,8 @@ def train_loop(gan: GANModel, source: Source, *, strategy: tf.distribute.Strateg
           if not _weights_finite(gan):  # the call's last update may have broken them
             raise _non_finite("a weight", float("nan"), step, checkpoints.latest)
           checkpoints.save(step)
+    del iterator  # see _end_together
+    _end_together(strategy)
   finally:  # also when training stops on an error: the summaries so far, no scratch folder
     writer.flush()
     checkpoints.close()
@@ -315,6 +330,7 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
     with PreemptionWatch(strategy, checkpoints.manager) as preemption:
       saver = CheckpointCallback(checkpoints, checkpoint_every, train_steps, preemption)
       saver.last_saved = step
+      dataset = None
       while step < train_steps and saver.bad is None:
         steps = min(log_every, train_steps - step)
         dataset = _distributed_dataset(source, strategy, batch_size=batch_size, seed=seed,
@@ -339,6 +355,8 @@ def train_fit(gan: GANModel, source: Source, *, strategy: tf.distribute.Strategy
     if saver.bad is not None:
       name, value, bad_step = saver.bad
       raise _non_finite(name, value, bad_step, checkpoints.latest)
+    dataset = None  # see _end_together
+    _end_together(strategy)
   finally:  # also when training stops on an error: no scratch folder left behind
     checkpoints.close()
   return {"step": step, "metrics": metrics, "preempted": preempted,
