@@ -2,7 +2,8 @@
 
   python tests/helpers/hostile_requests.py EXPORT_DIR
 
-Meant to run where tf_gans is not importable: only TensorFlow reads the SavedModel. The
+Runs with tf_gans made unimportable (:func:`block_tf_gans`): only TensorFlow reads the
+SavedModel. The
 inputs are made from each signature's own input specs and the export's request limits
 (its metadata), so a new model family is covered without changes here. Each signature
 function is called with the input tensors as they come (``_call_flat``): like TF
@@ -24,6 +25,21 @@ import zlib
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+
+class _NoTfGans:
+  """An import hook that makes tf_gans unimportable (it is installed, in editable mode,
+  where the tests run): what loads an export here must need TensorFlow alone."""
+
+  def find_spec(self, name, path=None, target=None):
+    if name == "tf_gans" or name.startswith("tf_gans."):
+      raise ImportError(f"{name} is not importable here, as under TF Serving")
+    return None
+
+
+def block_tf_gans() -> None:
+  if not any(isinstance(f, _NoTfGans) for f in sys.meta_path):
+    sys.meta_path.insert(0, _NoTfGans())
+
 
 # Set by main() from the export's metadata (read by the input makers below).
 limits: dict = {}
@@ -150,6 +166,7 @@ def call(function, inputs: dict) -> tuple[str, str, dict]:
 
 def main() -> None:
   global image_shape, limits, num_classes
+  block_tf_gans()
   export_dir = sys.argv[1]
   loaded = tf.saved_model.load(export_dir)
   info = json.loads(loaded.signatures["metadata"](unused=tf.constant(0))["config_json"]

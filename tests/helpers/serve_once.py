@@ -2,7 +2,7 @@
 
   python tests/helpers/serve_once.py EXPORT_DIR [EXPORT_DIR ...]
 
-TensorFlow alone reads the SavedModels (tf_gans is not imported). Prints one JSON line:
+TensorFlow alone reads the SavedModels (tf_gans is made unimportable). Prints one JSON line:
 {export_dir: {signature: {output: [shape, all values finite]}}, "tf_gans_modules": [...]}.
 """
 
@@ -17,6 +17,8 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_requests  # noqa: E402  (its normal() makes the ordinary inputs)
+
+hostile_requests.block_tf_gans()
 
 answers = {}
 for export_dir in sys.argv[1:]:
