@@ -74,6 +74,19 @@ def _error_line(proc) -> str:
   return lines[0]
 
 
+@pytest.mark.parametrize("tool,flags", [
+    ("sample.py", ["--model_dir", "--checkpoint", "--num", "--output", "--seed"]),
+    ("evaluate.py", ["--model_dir", "--num_samples", "--output"]),
+    ("export.py", ["--model_dir", "--export_base", "--max_batch", "--max_image_pixels"]),
+    ("translate.py", ["--model_dir", "--input", "--output"]),
+    ("serve_client.py", ["--server", "--model_name", "--timeout"])])
+def test_help_lists_the_tools_own_flags_with_what_they_accept(tool, flags):
+  out = run_tool(f"tools/{tool}", "--help", check=False).stdout
+  listed = {line.split(":")[0].strip() for line in out.splitlines() if line.startswith("  --")}
+  assert set(flags) <= listed, out
+  assert "[" in out  # the accepted values, e.g. "[in [1, 4096]]"
+
+
 def test_unknown_model_is_one_line_and_writes_nothing(tmp_path):
   proc = run_tool("tools/train.py", "--model=wgann", f"--model_dir={tmp_path}/x", check=False)
   line = _error_line(proc)

@@ -161,9 +161,8 @@ def _dataset_problem(name: str) -> str | None:
   return data.dataset_name_problem(name)
 
 
-def _seed_range() -> dict[str, int]:
-  # numpy's and Keras's global seeds take [0, 2**32).
-  return {"ge": 0, "lt": 2 ** 32}
+# What a seed may be: numpy's and Keras's global seeds take [0, 2**32).
+SEED_RANGE: Mapping[str, int] = {"ge": 0, "lt": 2 ** 32}
 
 
 def model_option(name: str) -> Any:
@@ -195,7 +194,7 @@ class TrainConfig:
                          "(multi_worker reads the cluster from TF_CONFIG).", choices=STRATEGIES)
   precision: str = option("float32", "float32 | mixed_float16 | mixed_bfloat16.",
                           choices=PRECISIONS)
-  seed: int = option(0, "Seed for weights, noise and the data order.", **_seed_range())
+  seed: int = option(0, "Seed for weights, noise and the data order.", **SEED_RANGE)
   api: str = option("loop", "Driver: loop (the tf.function loop with checkpoints) or fit "
                     "(keras Model.fit).", choices=APIS)
   steps_per_loop: int = option(100, "Train steps per tf.function call (host sync interval; a "

@@ -182,6 +182,13 @@ def define_config_flags(specs: list[Any], skip: tuple[str, ...] = ()) -> None:
     _CONFIG_FLAGS.add(name)
 
 
+def _tool_module() -> str:
+  """The module that called the define_* function calling this: its flags are the ones
+  `--help` lists (absl names the main module by its script path)."""
+  name = sys._getframe(2).f_globals.get("__name__", "")  # pylint: disable=protected-access
+  return sys.argv[0] if name == "__main__" else name
+
+
 def define_checked(kind: str, name: str, default: Any, help: str,  # pylint: disable=redefined-builtin
                    **accepted: Any) -> None:
   """Defines a tool flag with its accepted values, declared as config fields declare them.
@@ -193,7 +200,7 @@ def define_checked(kind: str, name: str, default: Any, help: str,  # pylint: dis
   """
   define = {"integer": flags.DEFINE_integer, "float": flags.DEFINE_float,
             "string": flags.DEFINE_string, "list": flags.DEFINE_list}[kind]
-  define(name, default, help)
+  define(name, default, help, module_name=_tool_module())
   metadata = {}
   bounds = {k: accepted.pop(k) for k in ("gt", "ge", "lt", "le") if k in accepted}
   if bounds:
@@ -204,12 +211,12 @@ def define_checked(kind: str, name: str, default: Any, help: str,  # pylint: dis
 
 def define_path(name: str, default: Any, help: str) -> None:  # pylint: disable=redefined-builtin
   """Defines a flag naming a file or folder (checked where the tool uses it)."""
-  flags.DEFINE_string(name, default, help)
+  flags.DEFINE_string(name, default, help, module_name=_tool_module())
   FREE_FLAGS.add(name)
 
 
 # Seeds: numpy's and Keras's global seeds take [0, 2**32).
-SEED_RANGE = {"ge": 0, "lt": 2 ** 32}
+from tf_gans.config import SEED_RANGE  # noqa: E402,F401  (tools use it; the run's --seed takes the same)
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
