@@ -24,11 +24,8 @@ def _lipschitz_dense(units: int, lipschitz: str, clip_value: float, name: str,
 
 
 class _MLP(keras.Model):
-  """Hidden layers (``self.hidden_layers``) then an output layer (``self.out``), built
-  eagerly for an input of `input_width` features."""
-
-  def _build_layers(self, input_width: int) -> None:
-    self.build((None, input_width))
+  """Hidden layers (``self.hidden_layers``) then an output layer (``self.out``); the
+  subclasses build them eagerly (``self.build((None, input_width))``)."""
 
   def build(self, input_shape):
     shape = input_shape
@@ -51,7 +48,7 @@ class MLPGenerator(_MLP):
     self.hidden_layers = [keras.layers.Dense(hidden, activation="relu", name=f"dense_{i}")
                           for i in range(depth)]
     self.out = keras.layers.Dense(output_dim, dtype="float32", name="out")
-    self._build_layers(latent_dim)
+    self.build((None, latent_dim))
 
   def call(self, z, training=False):
     h = z
@@ -81,7 +78,7 @@ class MLPCritic(_MLP):
     self.hidden_layers = [_lipschitz_dense(hidden, lipschitz, clip_value, f"dense_{i}", "relu")
                           for i in range(depth)]
     self.out = _lipschitz_dense(1, lipschitz, clip_value, "out")
-    self._build_layers(input_dim)
+    self.build((None, input_dim))
 
   def call(self, x, training=False):
     h = x
