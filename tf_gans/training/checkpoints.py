@@ -168,7 +168,9 @@ def _forget(directory: str, names: set[str]) -> None:
 
   The state file is replaced whole (written aside, then renamed), as TensorFlow writes
   it. A checkpoint written later under one of those names (the run reaching that step
-  again) is listed again.
+  again) is listed again. Hand-written because TensorFlow 2 has no call that takes one
+  entry off the list (``CheckpointManager`` only appends and prunes its own); the proto
+  is TensorFlow's own ``CheckpointState``, read with ``tf.train.get_checkpoint_state``.
   """
   from google.protobuf import text_format
   state = tf.train.get_checkpoint_state(directory)
