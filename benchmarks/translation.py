@@ -5,7 +5,9 @@
 
 CycleGAN (configs/cyclegan_quick.flags) and DiscoGAN (configs/discogan.flags) with the
 l2, l1 and huber reconstruction losses, trained from scratch for each seed on
-digits_recolour, then measured by tf_gans.evaluation.evaluate_translation on the
+digits_recolour; and on the stroke-thickening task pix2pix (configs/pix2pix_quick.flags,
+aligned pairs) beside CycleGAN on the same two domains unpaired
+(--variants=pix2pix_thicken,cyclegan_thicken). Each run is then measured by tf_gans.evaluation.evaluate_translation on the
 held-out digits: mean absolute error of G(a) and F(b) to the true translation ([0, 1]
 scale), label preservation (a digit classifier trained on real digits of both domains),
 cycle error, and the training time. CycleGAN's step speed at 128 and 256 px is measured
@@ -37,6 +39,10 @@ VARIANTS = {
     "discogan_l2": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l2"}),
     "discogan_l1": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l1"}),
     "discogan_huber": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "huber"}),
+    # The stroke-thickening task: pix2pix on the aligned pairs, CycleGAN on the same
+    # two domains unpaired.
+    "pix2pix_thicken": ("pix2pix", "configs/pix2pix_quick.flags", {}),
+    "cyclegan_thicken": ("cyclegan", "configs/cyclegan_quick.flags", {"dataset": "digits_thicken"}),
 }
 
 
@@ -71,16 +77,36 @@ def quality(variants: list[str], seeds: list[int], work_dir: str,
 
 def summarise(rows: list[dict[str, typing.Any]]) -> list[str]:
   """Markdown table lines: mean ± std over seeds per variant."""
-  keys = ("error_to_truth", "label_preservation", "cycle_error", "train_seconds")
+  keys = ("error_to_truth", "error_to_truth_a_to_b", "label_preservation",
+          "label_preservation_a_to_b", "cycle_error", "train_seconds")
   lines = ["| variant | seeds | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
   for variant in dict.fromkeys(r["variant"] for r in rows):
     group = [r for r in rows if r["variant"] == variant]
     cells = []
     for key in keys:
+      if any(key not in r for r in group):
+        cells.append("–")  # not measured for this model or task
+        continue
       values = np.array([r[key] for r in group], float)
-      cells.append(f"{values.mean():.4g} ± {values.std():.2g}")
+      cells.append(f"{values.mean():.4g} ± {values.std():.2g} (min {values.min():.4g}, "
+                   f"max {values.max():.4g})")
     lines.append(f"| {variant} | {len(group)} | " + " | ".join(cells) + " |")
   return lines
+
+
+def thicken_picture(work_dir: str, path: str, seed: int = 0, num: int = 10) -> None:
+  """Held-out digits A, pix2pix(A), CycleGAN(A) and the true B, as rows of one PNG."""
+  from tf_gans import training, visualize
+  from tf_gans.data import paired
+  test = paired.digits_thicken_paired_source("test", 32)
+  a = test.groups["pairs"].arrays["a"][:num]
+  rows = [a]
+  for variant in ("pix2pix_thicken", "cyclegan_thicken"):
+    gan, _, _ = training.load(os.path.join(work_dir, f"{variant}_seed{seed}"))
+    rows.append(gan.translate_numpy(a, "a_to_b"))
+  rows.append(paired.true_thicken_a_to_b(a))
+  grid = visualize.image_grid(np.concatenate(rows), rows=len(rows))
+  visualize.save_png(visualize.upscale(grid, 2), path)
 
 
 def main() -> None:
@@ -91,6 +117,9 @@ def main() -> None:
                       help="Override the flagfiles' train_steps (default: theirs).")
   parser.add_argument("--work_dir", default=None)
   parser.add_argument("--output", default=None, help="Write all results as JSON here.")
+  parser.add_argument("--picture", default=None, help="With pix2pix_thicken and "
+                      "cyclegan_thicken: write rows A, pix2pix(A), CycleGAN(A), true B of the "
+                      "first seed's runs to this PNG.")
   args = parser.parse_args()
   work_dir = args.work_dir or tempfile.mkdtemp(prefix="translation_bench_")
   start = time.perf_counter()
@@ -99,6 +128,8 @@ def main() -> None:
                                work_dir, args.train_steps)
   results["total_seconds"] = round(time.perf_counter() - start, 1)
   print("\n".join(summarise(results["quality"])))
+  if args.picture:
+    thicken_picture(work_dir, args.picture, seed=int(args.seeds.split(",")[0]))
   print(f"total {results['total_seconds']:.0f} s")
   if args.output:
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

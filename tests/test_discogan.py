@@ -131,6 +131,9 @@ def test_evaluation_on_the_ground_truth_task(tmp_path):
   assert os.path.exists(tmp_path / "eval_classifier" / "shape_classifier.pkl")
   # An identity "translation" is far from the truth: the error measures colours.
   class Identity:
+    def direction_networks(self):
+      return {"a_to_b": "unused", "b_to_a": "unused"}
+
     def translate_numpy(self, images, direction="a_to_b"):
       return images
   identity = evaluate_translation(Identity(), config, source, model_dir=str(tmp_path))

@@ -48,6 +48,8 @@ EXPORT_CASES = [
     ("cyclegan-float32", "cyclegan", "float32", {}),
     ("cyclegan-mixed_bfloat16", "cyclegan", "mixed_bfloat16", {}),
     ("discogan-float32", "discogan", "float32", {}),
+    ("pix2pix-float32", "pix2pix", "float32", {}),
+    ("pix2pix_b_to_a-mixed_bfloat16", "pix2pix", "mixed_bfloat16", dict(direction="BtoA")),
 ]
 
 
@@ -106,14 +108,15 @@ def generator_calls(model: str, gan, config: dict, key: str) -> list[tuple[str, 
                   {"images": sampled, "images_uint8": to_uint8(sampled)}))
   else:
     x = rng.uniform(-1, 1, size=(2, *gan.image_shape)).astype(np.float32)
-    for direction, net in (("a_to_b", gan.generator_ab), ("b_to_a", gan.generator_ba)):
-      y = net(x, training=False).numpy()
+    directions = gan.direction_networks()
+    for direction, name in directions.items():
+      y = getattr(gan, name)(x, training=False).numpy()
       calls.append((direction, {"images": x}, {"images": y, "images_uint8": to_uint8(y)}))
     calls.append(("serving_default", {"images": x}, calls[0][2]))
     module = export.build_serving_module(gan, config)
     files = np.array([image_bytes(smooth_image(16, 16), "PNG"),
                       image_bytes(smooth_image(20, 28), "JPEG")], dtype=object)
-    for direction in ("a_to_b", "b_to_a"):
+    for direction in directions:
       fn = module.signatures[f"{direction}_encoded"]
       pngs = fn(tf.constant(files)).get("images_bytes").numpy()
       calls.append((f"{direction}_encoded", {"images_bytes": files},
@@ -272,7 +275,10 @@ def test_export_answers_like_the_generator_without_tf_gans(exports, key):
         np.testing.assert_allclose(got[name], value, atol=atol, err_msg=f"{signature}/{name}")
   documented = {"wgan": {"serving_default", "sample"}, "cgan": {"serving_default", "sample"},
                 "cyclegan": {"serving_default", "a_to_b", "b_to_a", "a_to_b_encoded",
-                             "b_to_a_encoded"}}
+                             "b_to_a_encoded"},
+                # One direction: the one it was trained in.
+                "pix2pix": {"serving_default", "a_to_b", "a_to_b_encoded"},
+                "pix2pix_b_to_a": {"serving_default", "b_to_a", "b_to_a_encoded"}}
   model = "wgan" if key == "tool" else key.split("-")[0].replace("_points", "")
   assert checked == documented.get(model, documented["cyclegan"])
 
@@ -302,10 +308,14 @@ def test_signatures_take_float32_int_or_string_whatever_the_precision(exports, k
                                                        "label": ["int32", [None]]}
     assert signatures["sample"]["inputs"] == {"label": ["int32", [None]], "seed": ["int64", []]}
   else:
-    assert signatures["a_to_b"]["inputs"] == {"images": ["float32", [None, 16, 16, 3]]}
-    assert signatures["serving_default"] == signatures["a_to_b"]
-    assert signatures["b_to_a_encoded"] == {"inputs": {"images_bytes": ["string", [None]]},
-                                            "outputs": {"images_bytes": ["string", [None]]}}
+    size = _tiny_gans.TINY_CONFIGS[model.split("_b_to_a")[0]]["image_size"]
+    direction = "b_to_a" if model.endswith("b_to_a") else "a_to_b"
+    assert signatures[direction]["inputs"] == {"images": ["float32", [None, size, size, 3]]}
+    assert signatures["serving_default"] == signatures[direction]
+    for name in ({"a_to_b", "b_to_a"} if model in ("cyclegan", "discogan") else {direction}):
+      assert signatures[f"{name}_encoded"] == {
+          "inputs": {"images_bytes": ["string", [None]]},
+          "outputs": {"images_bytes": ["string", [None]]}}
   assert signatures["metadata"]["outputs"] == {"model": ["string", []],
                                                "config_json": ["string", []]}
 

@@ -8,6 +8,8 @@ the plain Keras layer, as the ``memory_saving`` argument (a run's
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any, Callable
 
 import keras
@@ -92,3 +94,80 @@ class ClipConstraint(keras.constraints.Constraint):
 def normal_init(stddev: float = 0.02, seed: int | None = None) -> keras.initializers.Initializer:
   """N(0, stddev) weights, the DCGAN and CycleGAN papers' initialisation."""
   return keras.initializers.RandomNormal(mean=0.0, stddev=stddev, seed=seed)
+
+
+class _DropoutSeeds(threading.local):
+  """The seed the :class:`SeededDropout` layers of a network call draw from.
+
+  Thread-local because MirroredStrategy runs each replica's step in its own thread.
+  """
+
+  seed = None
+
+
+_DROPOUT_SEEDS = _DropoutSeeds()
+
+
+@contextlib.contextmanager
+def dropout_seed(seed: Any):
+  """Inside, :class:`SeededDropout` layers called with ``training=True`` draw their masks
+  from `seed` (an int64 [2] tensor); two calls with the same seed drop the same units.
+
+  The layers of one network call get distinct streams (each layer's `salt`), and each
+  replica keeps its slice of a draw made for the whole global batch, so the masks do not
+  depend on how many replicas share the batch.
+  """
+  previous, _DROPOUT_SEEDS.seed = _DROPOUT_SEEDS.seed, seed
+  try:
+    yield
+  finally:
+    _DROPOUT_SEEDS.seed = previous
+
+
+@keras.saving.register_keras_serializable(package="tf_gans")
+class SeededDropout(keras.layers.Layer):
+  """Dropout whose masks are a pure function of a seed given by :func:`dropout_seed`.
+
+  pix2pix's only noise source is dropout in the U-Net's decoder. Keras's ``Dropout``
+  draws from a stateful seed generator, so a resumed run or a run on two replicas would
+  drop other units than the original run; here the mask of example ``j`` of the global
+  batch at step ``s`` is fixed by the run seed, ``s``, the layer's salt and ``j``. A call
+  with ``training=True`` outside :func:`dropout_seed` draws from TensorFlow's global
+  random stream instead. Inverted dropout: kept units are scaled by ``1 / (1 - rate)``.
+
+  Args:
+    rate: Fraction of units dropped in training (0.5 in pix2pix).
+    salt: Tells the layers of one network apart (< 2**16).
+  """
+
+  def __init__(self, rate: float = 0.5, salt: int = 0, **kwargs: Any):
+    super().__init__(**kwargs)
+    if not 0.0 <= rate < 1.0:
+      raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    self.rate, self.salt = float(rate), int(salt)
+
+  def call(self, inputs, training=False):
+    if not training or self.rate == 0.0:
+      return inputs
+    import tensorflow as tf
+    seed = _DROPOUT_SEEDS.seed
+    ctx = tf.distribute.get_replica_context()
+    replica, replicas = ((0, 1) if ctx is None else
+                         (ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync))
+    local = tf.shape(inputs)[0]
+    shape = tf.concat([[local * replicas], tf.shape(inputs)[1:]], axis=0)
+    if seed is None:
+      keep = tf.random.uniform(shape) >= self.rate
+    else:
+      # The layer's salt goes in the high bits of the seed's first (run-seed) half.
+      seed = tf.cast(seed, tf.int64) + tf.constant([(self.salt + 1) << 32, 0], tf.int64)
+      keep = tf.random.stateless_uniform(shape, seed) >= self.rate
+    keep = keep[replica * local:(replica + 1) * local]
+    scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
+    return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  def get_config(self):
+    return {**super().get_config(), "rate": self.rate, "salt": self.salt}

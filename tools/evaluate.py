@@ -5,9 +5,11 @@
 
 WGAN on 2-D mixtures: modes captured and share of high-quality samples as VEEGAN and
 PacGAN define them, and the earth-mover distance to real samples. WGAN on images:
-precision/recall and KID in a digit classifier's feature space. The conditional GAN:
-label accuracy, precision/recall and KID in that space. CycleGAN and DiscoGAN: error to
-the ground-truth map, labels kept and cycle error on digits_recolour. Each family's
+precision/recall, KID and FID in a digit classifier's feature space. The conditional GAN:
+label accuracy, precision/recall, KID and FID in that space. CycleGAN, DiscoGAN and
+pix2pix: error to the ground-truth map (and, for pix2pix, to the paired target), labels
+kept, FID, and the cycle error of the two-way models. With --inception_weights, FID on
+InceptionV3 features too. Each family's
 measurement lives in tf_gans.evaluation. A metric measured on real data too (its ceiling) is printed
 beside it. --output writes them as JSON too.
 """
@@ -25,6 +27,9 @@ define_checked("integer", "num_samples", 2500, "Generated samples to measure (2,
                "VEEGAN/PacGAN tables).", ge=10, le=1_000_000)
 define_checked("integer", "seed", 0, "Seed of the noise.", **SEED_RANGE)
 define_path("output", None, "Also write the metrics as JSON here.")
+define_path("inception_weights", None, "Keras InceptionV3 weights without the top "
+            "(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5): also report FID on "
+            "Inception features, the published tables' space (they cannot be downloaded here).")
 
 
 def main(argv):
@@ -40,8 +45,11 @@ def main(argv):
   spec = registry.get(config.model)
   if spec.evaluate is None:
     raise UserError(f"model {config.model!r} has no evaluation")
+  if FLAGS.inception_weights:
+    from tf_gans.metrics.frechet import InceptionFeatures
+    InceptionFeatures(FLAGS.inception_weights)  # a bad file stops here, before any work
   metrics = spec.evaluate(gan, config, source, num_samples=FLAGS.num_samples, seed=FLAGS.seed,
-                          model_dir=FLAGS.model_dir)
+                          model_dir=FLAGS.model_dir, inception_weights=FLAGS.inception_weights)
   # A metric's real-data ceiling (key + "_real_vs_real") is printed beside it.
   suffix = "_real_vs_real"
   def shown(value):

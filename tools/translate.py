@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Translates an image file or a folder of images with a trained CycleGAN or DiscoGAN.
+"""Translates an image file or a folder of images with a trained CycleGAN, DiscoGAN or pix2pix.
 
   python tools/translate.py --model_dir=runs/horse2zebra --input=photos/ --output=zebras/
   python tools/translate.py --model_dir=runs/horse2zebra --input=zebra.jpg \\
@@ -19,12 +19,15 @@ import _common  # noqa: F401  (sets up sys.path and the TF log level)
 from _common import FLAGS, UserError, define_path, run_main, writable_target
 from absl import flags
 
-define_path("model_dir", None, "A model_dir written by tools/train.py (cyclegan or discogan).")
+define_path("model_dir", None, "A model_dir written by tools/train.py (cyclegan, discogan or "
+            "pix2pix).")
 define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
 define_path("input", None, "An image file or a folder of images.")
 define_path("output", None, "Output folder (or a .png file when --input is a file).")
-flags.DEFINE_enum("direction", "a_to_b", ["a_to_b", "b_to_a"],
-                  "a_to_b uses generator_ab (trainA -> trainB style), b_to_a generator_ba.")
+flags.DEFINE_enum("direction", None, ["a_to_b", "b_to_a"],
+                  "a_to_b uses generator_ab (trainA -> trainB style), b_to_a generator_ba; "
+                  "default a_to_b (pix2pix: the direction it was trained in, the only one "
+                  "it translates).")
 flags.DEFINE_bool("side_by_side", False, "Write input and translation next to each other.")
 flags.DEFINE_bool("keep_size", False, "Translate at each image's own size instead of the "
                   "training size.")
@@ -88,18 +91,23 @@ def main(argv):
   if not hasattr(gan, "translate"):
     raise UserError(f"model {config.model!r} in {FLAGS.model_dir} does not translate images; "
                     "use tools/sample.py")
+  directions = list(gan.direction_networks())
+  direction = FLAGS.direction or directions[0]
+  if direction not in directions:
+    raise UserError(f"{config.model} in {FLAGS.model_dir} translates only "
+                    f"{', '.join(directions)}; drop --direction={direction}")
   import numpy as np
   height, width, channels = gan.image_shape
   size = None if FLAGS.keep_size else (height, width)
   for source, target in zip(inputs, outputs):
     image = _load(source, channels, size, gan.size_multiple)
-    translated = gan.translate(image[None], FLAGS.direction).numpy()[0]
+    translated = gan.translate(image[None], direction).numpy()[0]
     picture = np.concatenate([image, translated], axis=1) if FLAGS.side_by_side else translated
     picture = visualize.to_uint8(picture)
     if channels == 1:
       picture = picture[..., 0]
     visualize.save_png(picture, target)
-  print(f"translated {len(inputs)} image(s) {FLAGS.direction} with {config.model} step "
+  print(f"translated {len(inputs)} image(s) {direction} with {config.model} step "
         f"{int(gan.train_counter.numpy())} into {FLAGS.output}")
 
 

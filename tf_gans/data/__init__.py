@@ -8,7 +8,7 @@ from typing import Any, Callable
 from tf_gans.data.images import TFDS_IMAGE_DATASETS, digits_source, folder_source, tfds_source
 from tf_gans.data.pipeline import Group, Source, make_dataset
 from tf_gans.data.toy2d import TOY_DATASETS, toy_source
-from tf_gans.data import translation
+from tf_gans.data import paired, translation
 
 # --dataset value -> builder(data_dir, image_size) -> Source. Models say which kinds they accept.
 _DATASETS: dict[str, Callable[..., Source]] = {}
@@ -38,6 +38,14 @@ for _name in translation.CYCLE_GAN_TFDS:
   register_dataset(f"cycle_gan/{_name}", lambda data_dir="", image_size=0, split="train",
                    load_size=0, flip=True, _n=_name: translation.cycle_gan_tfds_source(
                        _n, split, data_dir, image_size or 256, load_size, flip))
+register_dataset("digits_thicken", lambda data_dir="", image_size=0, split="train":
+                 paired.digits_thicken_source(split, image_size or 32))
+# Aligned pairs (paired translation).
+register_dataset("digits_thicken_paired", lambda data_dir="", image_size=0, split="train":
+                 paired.digits_thicken_paired_source(split, image_size or 32))
+register_dataset("paired_folder", lambda data_dir="", image_size=0, split="train", load_size=0,
+                 flip=True, known_good=None: paired.paired_folder_source(
+                     data_dir, split, image_size or 256, load_size, flip, known_good))
 
 
 # Any other TFDS image dataset prepared in the ArrayRecord format: --dataset=tfds/<name>.

@@ -219,10 +219,11 @@ def check_image_files(paths: list[str], known_good: dict[str, list[int]] | None 
 
   Args:
     paths: Image files.
-    known_good: {path: [size, mtime_ns]} of files that decoded before.
+    known_good: {path: [size, mtime_ns, height, width]} of files that decoded before.
 
   Returns:
-    {path: [size, mtime_ns]} of every file, all good: the next run's `known_good`.
+    {path: [size, mtime_ns, height, width]} of every file, all good: the next run's
+    `known_good` (and the image sizes, which paired data checks).
 
   Raises:
     ValueError: naming every file that cannot be read or decoded (the first 50 and the
@@ -235,16 +236,25 @@ def check_image_files(paths: list[str], known_good: dict[str, list[int]] | None 
       stamps[path] = _file_stamp(path)
     except OSError as e:
       bad.append((path, (e.strerror or type(e).__name__).lower()))
-  unknown = [p for p in stamps if known_good.get(p) != stamps[p]]
+  unknown = []
+  for path, stamp in stamps.items():
+    known = known_good.get(path)
+    if known is not None and len(known) == 4 and list(known[:2]) == stamp:
+      stamps[path] = list(known)
+    else:
+      unknown.append(path)
   if unknown:
     def decodes(path):
       image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-      return path, tf.shape(image)
+      return path, tf.shape(image)[:2]
     ds = (tf.data.Dataset.from_tensor_slices(tf.constant(unknown, tf.string))
           .map(decodes, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors())
-    decoded = {p.decode() for p, _ in ds.as_numpy_iterator()}
-    bad += [(p, _decode_problem(p)) for p in unknown if p not in decoded]
+    shapes = {p.decode(): [int(d) for d in shape] for p, shape in ds.as_numpy_iterator()}
+    bad += [(p, _decode_problem(p)) for p in unknown if p not in shapes]
+    for path in unknown:
+      if path in shapes:
+        stamps[path] = stamps[path] + shapes[path]
   if bad:
     bad.sort()
     named = "; ".join(f"{p} ({why})" for p, why in bad[:_MAX_NAMED])

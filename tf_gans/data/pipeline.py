@@ -59,7 +59,8 @@ class Source:
 
   Attributes:
     name: The --dataset value it came from.
-    kind: "points" (2-D toy data), "images" or "image_pairs" (two unpaired domains).
+    kind: "points" (2-D toy data), "images", "image_pairs" (two unpaired domains) or
+      "aligned_pairs" (paired images: one group with "a" and "b").
     groups: Independently shuffled groups of examples; features of all groups are merged
       into one dict per example.
     generate: For data made on demand instead: ``generate(seed[2], n) -> dict`` of n

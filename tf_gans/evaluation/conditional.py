@@ -2,7 +2,7 @@
 
 Against held-out real data of each class, in the feature space of a classifier trained
 on the real training split: label accuracy, precision/recall overall and per class, and
-KID, each beside its value for held-out real data (:func:`tf_gans.metrics.conditional_report`).
+KID and FID, each beside its value for held-out real data (:func:`tf_gans.metrics.conditional_report`).
 """
 
 from __future__ import annotations
@@ -46,13 +46,22 @@ def evaluation_splits(config: Any, source: Any, holdout: float = 0.2, seed: int 
   return (images[~heldout], labels[~heldout]), (images[heldout], labels[heldout])
 
 
+def inception_features(inception_weights: str | None) -> Any:
+  """InceptionV3 features from the user's weights file, or None without one."""
+  if not inception_weights:
+    return None
+  from tf_gans.metrics.frechet import InceptionFeatures
+  return InceptionFeatures(inception_weights)
+
+
 def evaluate_conditional(gan: Any, config: Any, source: Any, *,
                   num_samples: int = 2500, seed: int = 0, model_dir: str | None = None,
-                  **_: Any) -> dict[str, Any]:
-  """Label accuracy, precision/recall (overall and per class) and KID, with ceilings.
+                  inception_weights: str | None = None, **_: Any) -> dict[str, Any]:
+  """Label accuracy, precision/recall (overall and per class), KID and FID, with ceilings.
 
   See :func:`tf_gans.metrics.conditional_report`; the classifier is trained on the
-  training split once and cached in MODEL_DIR/eval_classifier.
+  training split once and cached in MODEL_DIR/eval_classifier. With
+  `inception_weights` (a Keras InceptionV3 weights file), FID on Inception features too.
   """
   from tf_gans import metrics
   (train_x, train_y), (test_x, test_y) = evaluation_splits(config, source)
@@ -61,4 +70,5 @@ def evaluate_conditional(gan: Any, config: Any, source: Any, *,
                                                 cache_dir=cache, seed=seed)
   return metrics.conditional_report(
       lambda labels: gan.generate(len(labels), seed=seed, labels=labels).numpy(),
-      classifier, train_x, train_y, test_x, test_y, num_samples=num_samples, seed=seed)
+      classifier, train_x, train_y, test_x, test_y, num_samples=num_samples, seed=seed,
+      inception=inception_features(inception_weights))

@@ -31,8 +31,9 @@ def evaluate_points(gan: Any, config: Any, source: Any, *,
 
 
 def evaluate_images(gan: Any, config: Any, source: Any, *, num_samples: int = 2500,
-                    seed: int = 0, model_dir: str | None = None, **_: Any) -> dict[str, Any]:
-  """Precision/recall and KID of generated images, each beside its real-vs-real value.
+                    seed: int = 0, model_dir: str | None = None,
+                    inception_weights: str | None = None, **_: Any) -> dict[str, Any]:
+  """Precision/recall, KID and FID of generated images, each beside its real-vs-real value.
 
   In the feature space of a classifier of the real training split's labels (cached in
   MODEL_DIR/eval_classifier), against its held-out split
@@ -43,7 +44,8 @@ def evaluate_images(gan: Any, config: Any, source: Any, *, num_samples: int = 25
   """
   import numpy as np
   from tf_gans import metrics
-  from tf_gans.evaluation.conditional import CLASSIFIER_FOLDER, evaluation_splits
+  from tf_gans.evaluation.conditional import (CLASSIFIER_FOLDER, evaluation_splits,
+                                              inception_features)
   num_classes = int(source.info.get("num_classes") or 0)
   if num_classes < 2:
     raise ValueError(f"measuring images needs labelled data to train the feature classifier "
@@ -54,7 +56,8 @@ def evaluate_images(gan: Any, config: Any, source: Any, *, num_samples: int = 25
                                                 seed=seed)
   n = min(num_samples, len(test_x))
   generated = np.asarray(gan.generate(n, seed=seed))
-  return metrics.unconditional_report(generated, classifier, train_x, test_x, seed=seed)
+  return metrics.unconditional_report(generated, classifier, train_x, test_x, seed=seed,
+                                      inception=inception_features(inception_weights))
 
 
 def evaluate_unconditional(gan: Any, config: Any, source: Any, **options: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""How an unpaired translation model is measured (CycleGAN, DiscoGAN).
+"""How a translation model is measured (CycleGAN, DiscoGAN, pix2pix).
 
-On the held-out split: cycle errors always; on data with a known ground truth
-(digits_recolour) also the error to the true translation and label preservation, read by
-a classifier of the digits' shapes (:class:`tf_gans.metrics.ShapeClassifier`).
+On the held-out split: cycle errors for two-way models, the error to the paired target
+on aligned pairs; on data with a known ground truth (the embedded digits tasks) also the
+error to the true translation and label preservation, read by a classifier of the
+digits' shapes (:class:`tf_gans.metrics.ShapeClassifier`).
 """
 
 from __future__ import annotations
@@ -30,50 +31,78 @@ def shape_classifier(train_source: Any, model_dir: str | None) -> Any:
 
 def evaluate_translation(gan: Any, config: Any, source: Any, *,
                          num_samples: int = 2500, seed: int = 0, model_dir: str | None = None,
-                         **_: Any) -> dict[str, Any]:
+                         inception_weights: str | None = None, **_: Any) -> dict[str, Any]:
   """Measures a translation model on the held-out (test) split.
 
-  Always: the cycle errors ``mean|F(G(a)) - a|`` and ``mean|G(F(b)) - b|`` on a [0, 1]
-  scale. On data with a known ground truth (digits_recolour): the mean absolute error
-  of G(a) and F(b) to the true translations ([0, 1] scale), and label preservation: the
-  share of translated digits a classifier of real digits' shapes (trained on both
-  domains, cached in MODEL_DIR/eval_classifier) still reads as the source digit, next to
-  its accuracy on real test digits (the ceiling).
+  For each direction the model translates (both for CycleGAN and DiscoGAN, the trained
+  one for pix2pix), on a [0, 1] scale: the cycle errors ``mean|F(G(a)) - a|`` and
+  ``mean|G(F(b)) - b|`` (two-way models); on aligned pairs the mean absolute error to
+  the paired target; on data with a known ground truth (the embedded digits tasks) the
+  error to the true translation and label preservation: the share of translated digits
+  a classifier of real digits' shapes (trained on both domains, cached in
+  MODEL_DIR/eval_classifier) still reads as the source digit, next to its accuracy on
+  real test digits (the ceiling), and FID between the translations and real test images
+  of the target domain in that classifier's feature space (ceiling: real test vs real
+  training images), also on InceptionV3 features with `inception_weights`. Un-suffixed
+  keys average the directions measured.
 
   Returns:
     A flat dict of floats (and the number of test examples).
   """
   del seed
   from tf_gans import data as data_lib
+  from tf_gans import metrics
   from tf_gans.data.translation import evaluation_images
   try:
     test = data_lib.make_source(config.dataset, config.data_dir, config.image_size, split="test",
                                 **config.data_options())
     split = "test"
   except ValueError:
-    test, split = source, "train"  # no testA/testB: measure on training images
+    test, split = source, "train"  # no test split: measure on training images
   data = evaluation_images(test, num_samples)
   a, b = data["a"], data["b"]
-  ab = gan.translate_numpy(a, "a_to_b")
-  ba = gan.translate_numpy(b, "b_to_a")
-  aba = gan.translate_numpy(ab, "b_to_a")
-  bab = gan.translate_numpy(ba, "a_to_b")
+  directions = list(gan.direction_networks())
+  images = {"a_to_b": (a, b), "b_to_a": (b, a)}  # (source, the other domain's images)
+  labels = {"a_to_b": data.get("label_a"), "b_to_a": data.get("label_b")}
+  target_labels = {"a_to_b": data.get("label_b"), "b_to_a": data.get("label_a")}
+  translated = {d: gan.translate_numpy(images[d][0], d) for d in directions}
   # Images live in [-1, 1]; halving an absolute difference puts it on a [0, 1] scale.
   out: dict[str, Any] = {"split": split, "examples_a": int(len(a)), "examples_b": int(len(b))}
-  truth_ab, truth_ba = test.info.get("true_a_to_b"), test.info.get("true_b_to_a")
-  if truth_ab is not None and truth_ba is not None:
-    out["error_to_truth_a_to_b"] = float(np.mean(np.abs(ab - truth_ab(a)))) / 2
-    out["error_to_truth_b_to_a"] = float(np.mean(np.abs(ba - truth_ba(b)))) / 2
-    out["error_to_truth"] = (out["error_to_truth_a_to_b"] + out["error_to_truth_b_to_a"]) / 2
-  out["cycle_error_a"] = float(np.mean(np.abs(aba - a))) / 2
-  out["cycle_error_b"] = float(np.mean(np.abs(bab - b))) / 2
-  out["cycle_error"] = (out["cycle_error_a"] + out["cycle_error_b"]) / 2
-  if "label_a" in data and "label_b" in data:
+
+  def record(name, values):
+    for direction, value in values.items():
+      out[f"{name}_{direction}"] = value
+    if values:
+      out[name] = float(np.mean(list(values.values())))
+
+  truths = {d: test.info.get(f"true_{d}") for d in directions}
+  record("error_to_truth", {d: float(np.mean(np.abs(translated[d] - truths[d](images[d][0]))))
+                            / 2 for d in directions if truths[d] is not None})
+  if test.kind == "aligned_pairs":
+    record("error_to_pair", {d: float(np.mean(np.abs(translated[d] - images[d][1]))) / 2
+                             for d in directions})
+  if set(directions) == {"a_to_b", "b_to_a"}:
+    out["cycle_error_a"] = float(np.mean(np.abs(
+        gan.translate_numpy(translated["a_to_b"], "b_to_a") - a))) / 2
+    out["cycle_error_b"] = float(np.mean(np.abs(
+        gan.translate_numpy(translated["b_to_a"], "a_to_b") - b))) / 2
+    out["cycle_error"] = (out["cycle_error_a"] + out["cycle_error_b"]) / 2
+  if all(labels[d] is not None and target_labels[d] is not None for d in directions):
     classifier = shape_classifier(source, model_dir)
-    out["classifier_accuracy_real"] = (classifier.accuracy(a, data["label_a"]) +
-                                       classifier.accuracy(b, data["label_b"])) / 2
-    out["label_preservation_a_to_b"] = classifier.accuracy(ab, data["label_a"])
-    out["label_preservation_b_to_a"] = classifier.accuracy(ba, data["label_b"])
-    out["label_preservation"] = (out["label_preservation_a_to_b"] +
-                                 out["label_preservation_b_to_a"]) / 2
+    # The ceiling: how well the classifier reads real images of the domains translated to.
+    out["classifier_accuracy_real"] = float(np.mean([
+        classifier.accuracy(images[d][1], target_labels[d]) for d in directions]))
+    record("label_preservation", {d: classifier.accuracy(translated[d], labels[d])
+                                  for d in directions})
+    spaces = [("fid", classifier.features)]
+    if inception_weights:
+      from tf_gans.evaluation.conditional import inception_features
+      spaces.append(("fid_inception", inception_features(inception_weights)))
+    train = evaluation_images(source, num_samples)
+    train_images = {"a_to_b": train["b"], "b_to_a": train["a"]}  # of the target domain
+    for name, features in spaces:
+      for d in directions:
+        real = features(images[d][1])
+        out[f"{name}_{d}"] = metrics.fid(features(translated[d]), real)
+        out[f"{name}_{d}_real_vs_real"] = metrics.fid(real, features(train_images[d]))
   return out

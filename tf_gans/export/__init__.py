@@ -28,7 +28,8 @@ wgan                    ``gan.generator(z, training=False)``, ``gan.latent_dim``
                         images [N, H, W, C] in [-1, 1] or 2-D points [N, D]
 cgan                    ``gan.generator(z, labels, training=False)`` with int32 labels,
                         ``gan.latent_dim``, ``gan.num_classes``
-cyclegan, discogan      ``gan.generator_ab(x, training=False)``, ``gan.generator_ba``,
+cyclegan, discogan,     ``gan.direction_networks()`` (direction -> generator attribute:
+pix2pix                 ``generator_ab`` and ``generator_ba``; pix2pix's ``generator``),
                         ``gan.image_shape`` = (H, W, C); images in [-1, 1]
 ======================  =============================================================
 """

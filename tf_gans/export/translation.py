@@ -1,4 +1,4 @@
-"""Signatures of a two-way image translator (CycleGAN, DiscoGAN)."""
+"""Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from tf_gans.export.requests import Checks, RequestLimits
 
 def export_translation(gan: Any, config: Mapping[str, Any],
                        limits: RequestLimits | None = None) -> ServingModule:
-  """Signatures of a two-way image translator (CycleGAN, DiscoGAN).
+  """Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix).
 
-  For each direction ``a_to_b`` (also ``serving_default``) and ``b_to_a``:
+  For each direction the model translates (``gan.direction_networks()``: ``a_to_b`` and
+  ``b_to_a`` for the two-domain models, the trained one for pix2pix; the first is also
+  ``serving_default``):
 
   * ``<direction>``: ``images`` float32 [N, H, W, C] in [-1, 1] at the model's size ->
     ``images`` float32 in [-1, 1] and ``images_uint8``;
@@ -35,10 +37,11 @@ def export_translation(gan: Any, config: Mapping[str, Any],
   del config
   height, width, channels = (int(d) for d in gan.image_shape)
   limits = (limits or RequestLimits()).for_model(height * width)
-  networks = {"generator_ab": gan.generator_ab, "generator_ba": gan.generator_ba}
+  by_direction = gan.direction_networks()
+  networks = {name: getattr(gan, name) for name in by_direction.values()}
   image_spec = tf.TensorSpec([None, height, width, channels], tf.float32)
   module = ServingModule(networks, info={"image_shape": [height, width, channels],
-                                         "directions": ["a_to_b", "b_to_a"],
+                                         "directions": list(by_direction),
                                          "request_limits": limits.to_json()},
                          keras_inputs={k: [image_spec] for k in networks})
   gray = np.full((height, width, channels), 128, np.uint8)
@@ -48,8 +51,9 @@ def export_translation(gan: Any, config: Mapping[str, Any],
   def empty_images():
     return tf.zeros([0, height, width, channels])
 
-  for direction, network in (("a_to_b", networks["generator_ab"]),
-                             ("b_to_a", networks["generator_ba"])):
+  main_direction = next(iter(by_direction))
+  for direction, name in by_direction.items():
+    network = networks[name]
 
     def translate(images, network=network):
       checks = Checks()
@@ -93,7 +97,7 @@ def export_translation(gan: Any, config: Mapping[str, Any],
 
     module.add_signature(direction, translate, {"images": image_spec},
                          warmup={"images": np.zeros((1, height, width, channels), np.float32)},
-                         aliases=(DEFAULT_SIGNATURE,) if direction == "a_to_b" else ())
+                         aliases=(DEFAULT_SIGNATURE,) if direction == main_direction else ())
     module.add_signature(f"{direction}_encoded", translate_encoded,
                          {"images_bytes": tf.TensorSpec([None], tf.string)},
                          warmup={"images_bytes": np.array([png], dtype=object)})
@@ -102,3 +106,4 @@ def export_translation(gan: Any, config: Mapping[str, Any],
 
 register_exporter("cyclegan", export_translation)
 register_exporter("discogan", export_translation)
+register_exporter("pix2pix", export_translation)

@@ -9,11 +9,12 @@ number readable (recall 0.8 is poor if held-out data scores 0.92, and fine if it
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from tf_gans.metrics.classifier import Classifier
+from tf_gans.metrics.frechet import fid
 from tf_gans.metrics.kid import kid
 from tf_gans.metrics.precision_recall import (improved_precision_recall,
                                               per_class_precision_recall)
@@ -37,7 +38,7 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
                        train_images: np.ndarray, train_labels: np.ndarray,
                        heldout_images: np.ndarray, heldout_labels: np.ndarray, *,
                        num_samples: int | None = None, k: int = 3, seed: int = 0,
-                       per_class: bool = True) -> dict[str, float]:
+                       per_class: bool = True, inception: Any = None) -> dict[str, float]:
   """Measures a conditional generator against real data, beside the real-data ceiling.
 
   The evaluated set E is `num_samples` held-out examples (all of them by default); the
@@ -49,7 +50,10 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
     were generated for; ceiling: its accuracy on E;
   * ``precision``, ``recall``: Kynkäänniemi et al. (2019) with k-NN radii, generated vs
     R; ceiling: E vs R; also per class (``precision_class_3``, ...);
-  * ``kid``: kernel distance between generated samples and E; ceiling: E vs R.
+  * ``kid``: kernel distance between generated samples and E; ceiling: E vs R;
+  * ``fid``: Fréchet distance, the same sets as KID (biased upwards at this size: compare
+    it with its ceiling, :mod:`tf_gans.metrics.frechet`); ``fid_inception`` on InceptionV3
+    features when `inception` is given.
 
   Each ceiling has the key of its metric plus ``_real_vs_real``.
 
@@ -62,6 +66,8 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
     k: Neighbour of the precision/recall radii (3 in the paper).
     seed: Seed of the subsets (the generator's noise is `generate`'s business).
     per_class: Also report precision and recall per class.
+    inception: ``inception(images) -> features`` (:class:`tf_gans.metrics.frechet.InceptionFeatures`),
+      or None.
 
   Returns:
     Metric name -> value (floats), plus "num_samples".
@@ -96,6 +102,11 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
   pair("precision", gen_pr["precision"], real_pr["precision"])
   pair("recall", gen_pr["recall"], real_pr["recall"])
   pair("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed))
+  pair("fid", fid(gen_f, real_f), fid(real_f, ref_f))
+  if inception is not None:
+    pair("fid_inception", *_inception_fids(
+        inception, generated, np.asarray(heldout_images)[evaluated],
+        np.asarray(train_images)[reference]))
   if per_class:
     gen_c = per_class_precision_recall(ref_f, ref_labels, gen_f, labels, k)
     real_c = per_class_precision_recall(ref_f, ref_labels, real_f, labels, k)
@@ -105,15 +116,23 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
   return out
 
 
+def _inception_fids(inception: Any, generated: np.ndarray, evaluated: np.ndarray,
+                    reference: np.ndarray) -> tuple[float, float]:
+  """(FID of generated vs E, FID of E vs R) on Inception features."""
+  real = inception(evaluated)
+  return fid(inception(generated), real), fid(real, inception(reference))
+
+
 def unconditional_report(generated: np.ndarray, classifier: Classifier, train_images: np.ndarray,
-                         heldout_images: np.ndarray, *, k: int = 3, seed: int = 0
-                         ) -> dict[str, float]:
+                         heldout_images: np.ndarray, *, k: int = 3, seed: int = 0,
+                         inception: Any = None) -> dict[str, float]:
   """Measures unconditional samples against real data, beside the real-data ceiling.
 
   As :func:`conditional_report` without labels: the evaluated real set E is as many
   held-out examples as there are generated ones, the reference R as many training
   examples; in the classifier's feature space, ``precision`` and ``recall`` (generated vs
-  R; ceiling E vs R) and ``kid`` (generated vs E; ceiling E vs R).
+  R; ceiling E vs R), ``kid`` and ``fid`` (generated vs E; ceiling E vs R), and
+  ``fid_inception`` when `inception` is given.
 
   Args:
     generated: [n, H, W, C] in [-1, 1].
@@ -121,6 +140,7 @@ def unconditional_report(generated: np.ndarray, classifier: Classifier, train_im
     train_images, heldout_images: Real images; at least n of each.
     k: Neighbour of the precision/recall radii.
     seed: Seed of the subsets.
+    inception: Inception features for ``fid_inception``, or None.
   """
   rng = np.random.default_rng(seed)
   n = min(len(generated), len(heldout_images), len(train_images))
@@ -134,6 +154,12 @@ def unconditional_report(generated: np.ndarray, classifier: Classifier, train_im
   out: dict[str, float] = {"num_samples": n}
   for name, value, ceiling in (("precision", gen_pr["precision"], real_pr["precision"]),
                                ("recall", gen_pr["recall"], real_pr["recall"]),
-                               ("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed))):
+                               ("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed)),
+                               ("fid", fid(gen_f, real_f), fid(real_f, ref_f))):
     out[name], out[name + CEILING_SUFFIX] = float(value), float(ceiling)
+  if inception is not None:
+    value, ceiling = _inception_fids(inception, np.asarray(generated)[:n],
+                                     np.asarray(heldout_images)[evaluated],
+                                     np.asarray(train_images)[reference])
+    out["fid_inception"], out["fid_inception" + CEILING_SUFFIX] = value, ceiling
   return out

@@ -86,12 +86,89 @@ class _StepScratch(threading.local):
     return fakes["b_to_a"], fakes["a_to_b"]
 
 
-def check_direction(direction: str) -> None:
-  if direction not in DIRECTIONS:
-    raise ValueError(f"direction {direction!r} is not one of: {', '.join(DIRECTIONS)}")
+def halved_discriminator_loss(gan_loss: str, real_scores: tf.Tensor,
+                              fake_scores: tf.Tensor) -> tf.Tensor:
+  """The discriminator loss `gan_loss`, halved as the CycleGAN and pix2pix reference codes
+  halve it "to slow down the rate at which D learns relative to G". The least-squares
+  loss here already carries that ½ (Mao et al.'s eq. 9); the others do not."""
+  loss = losses.get_gan_loss(gan_loss)[0](real_scores, fake_scores)
+  return loss if gan_loss == "least_squares" else 0.5 * loss
 
 
-class TwoDomainGAN(GANModel):
+class ImageTranslator:
+  """Inference of image-to-image models (mixed into their GANModel subclass).
+
+  A subclass says which directions it translates and with which generator in
+  :meth:`direction_networks`, and creates ``self._translators = _Translators()``.
+  """
+
+  def direction_networks(self) -> dict[str, str]:
+    """Direction ("a_to_b", "b_to_a") -> the attribute holding its generator. The first
+    is the model's main direction (``call``, the serving default)."""
+    raise NotImplementedError
+
+  def call(self, images, training=False):
+    network = getattr(self, next(iter(self.direction_networks().values())))
+    return network(images, training=training)
+
+  def translate(self, images: Any, direction: str | None = None) -> tf.Tensor:
+    """Translates images (inference mode).
+
+    Args:
+      images: [N, H, W, C] float images in [-1, 1] (numpy or tensor). The generators
+        are fully convolutional: any size the architecture divides evenly works.
+      direction: One of :meth:`direction_networks` ("a_to_b": generator_ab, "b_to_a":
+        generator_ba for the two-domain models); None: the model's main direction.
+
+    Returns:
+      [N, H, W, C] float32 images in [-1, 1].
+
+    Raises:
+      ValueError: for an unknown direction.
+    """
+    networks = self.direction_networks()
+    direction = direction or next(iter(networks))
+    if direction not in networks:
+      raise ValueError(f"direction {direction!r} is not one of: {', '.join(networks)}")
+    translator = self._translators.by_direction.get(direction)
+    if translator is None:
+      network = getattr(self, networks[direction])
+      # In a graph each layer's output is freed once used; an eager Keras call keeps
+      # every intermediate tensor until it returns (gigabytes for 8 images at 256 px).
+      translator = tf.function(lambda x: tf.cast(network(x, training=False), tf.float32),
+                               reduce_retracing=True)
+      self._translators.by_direction[direction] = translator
+    return translator(tf.convert_to_tensor(images, tf.float32))
+
+  @property
+  def size_multiple(self) -> int:
+    """Image sides the generators translate must be multiples of: 2 per halving."""
+    halvings = 0
+    for network in (getattr(self, name) for name in self.direction_networks().values()):
+      count = sum(1 for layer in network.layers
+                  if isinstance(layer, keras.layers.Conv2D)
+                  and not isinstance(layer, keras.layers.Conv2DTranspose)
+                  and max(layer.strides) > 1)
+      halvings = max(halvings, count)
+    return 2 ** halvings
+
+  def translate_numpy(self, images: np.ndarray, direction: str | None = None,
+                      batch_size: int = 0) -> np.ndarray:
+    """:meth:`translate` over a large array in batches, returning numpy.
+
+    batch_size 0: as many images as make 2^20 pixels (16 at 256 px), at most 64.
+    """
+    if not batch_size:
+      batch_size = min(64, max(1, (1 << 20) // int(np.prod(images.shape[1:3]) or 1)))
+    out = [self.translate(images[i:i + batch_size], direction).numpy()
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.float32)
+
+  def generate(self, num_samples: int, seed: int = 0, **kwargs: Any) -> tf.Tensor:
+    raise NotImplementedError(f"{type(self).__name__} translates images; use translate()")
+
+
+class TwoDomainGAN(ImageTranslator, GANModel):
   """Base class of unpaired two-domain translation GANs.
 
   Subclasses implement :meth:`consistency_loss` (and list its metrics in
@@ -199,7 +276,7 @@ class TwoDomainGAN(GANModel):
         parts.append(functools.partial(self._independent_loss, direction=direction))
     return tuple(parts)
 
-  def _direction_networks(self, batch, direction):
+  def _direction_parts(self, batch, direction):
     """(source, target, forward, backward, critic) of one direction."""
     if direction == "a_to_b":
       return batch["a"], batch["b"], self.generator_ab, self.generator_ba, self.discriminator_b
@@ -207,12 +284,12 @@ class TwoDomainGAN(GANModel):
 
   def _independent_loss(self, batch, repeat, direction):
     del repeat
-    source, target, forward, backward, _ = self._direction_networks(batch, direction)
+    source, target, forward, backward, _ = self._direction_parts(batch, direction)
     return self.independent_loss(source, target, forward, backward)
 
   def _direction_loss(self, batch, repeat, direction):
     del repeat
-    source, target, forward, backward, critic = self._direction_networks(batch, direction)
+    source, target, forward, backward, critic = self._direction_parts(batch, direction)
     fake = forward(source, training=True)
     adversarial = self.generator_loss_fn(critic(fake, training=True))
     consistency, metrics = self.consistency_loss(source, target, fake, forward, backward)
@@ -230,11 +307,7 @@ class TwoDomainGAN(GANModel):
     return total, metrics
 
   def _discriminator_score_loss(self, real_scores, fake_scores):
-    loss = self.discriminator_loss_fn(real_scores, fake_scores)
-    # Both reference codes halve the discriminator loss "to slow down the rate at which D
-    # learns relative to G"; the least-squares loss here already carries that ½ (Mao et
-    # al.'s eq. 9), the others do not.
-    return loss if self.gan_loss == "least_squares" else 0.5 * loss
+    return halved_discriminator_loss(self.gan_loss, real_scores, fake_scores)
 
   def _discriminator_loss(self, batch, repeat):
     del repeat
@@ -258,60 +331,8 @@ class TwoDomainGAN(GANModel):
 
   # -- inference ---------------------------------------------------------------------
 
-  def call(self, images, training=False):
-    return self.generator_ab(images, training=training)
-
-  def translate(self, images: Any, direction: str = "a_to_b") -> tf.Tensor:
-    """Translates images (inference mode).
-
-    Args:
-      images: [N, H, W, C] float images in [-1, 1] (numpy or tensor). The generators
-        are fully convolutional: any size the architecture divides evenly works.
-      direction: "a_to_b" (generator_ab) or "b_to_a" (generator_ba).
-
-    Returns:
-      [N, H, W, C] float32 images in [-1, 1].
-
-    Raises:
-      ValueError: for an unknown direction.
-    """
-    check_direction(direction)
-    translator = self._translators.by_direction.get(direction)
-    if translator is None:
-      network = self.generator_ab if direction == "a_to_b" else self.generator_ba
-      # In a graph each layer's output is freed once used; an eager Keras call keeps
-      # every intermediate tensor until it returns (gigabytes for 8 images at 256 px).
-      translator = tf.function(lambda x: tf.cast(network(x, training=False), tf.float32),
-                               reduce_retracing=True)
-      self._translators.by_direction[direction] = translator
-    return translator(tf.convert_to_tensor(images, tf.float32))
-
-  @property
-  def size_multiple(self) -> int:
-    """Image sides the generators translate must be multiples of: 2 per halving."""
-    halvings = 0
-    for network in (self.generator_ab, self.generator_ba):
-      count = sum(1 for layer in network.layers
-                  if isinstance(layer, keras.layers.Conv2D)
-                  and not isinstance(layer, keras.layers.Conv2DTranspose)
-                  and max(layer.strides) > 1)
-      halvings = max(halvings, count)
-    return 2 ** halvings
-
-  def translate_numpy(self, images: np.ndarray, direction: str = "a_to_b",
-                      batch_size: int = 0) -> np.ndarray:
-    """:meth:`translate` over a large array in batches, returning numpy.
-
-    batch_size 0: as many images as make 2^20 pixels (16 at 256 px), at most 64.
-    """
-    if not batch_size:
-      batch_size = min(64, max(1, (1 << 20) // int(np.prod(images.shape[1:3]) or 1)))
-    out = [self.translate(images[i:i + batch_size], direction).numpy()
-           for i in range(0, len(images), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.float32)
-
-  def generate(self, num_samples: int, seed: int = 0, **kwargs: Any) -> tf.Tensor:
-    raise NotImplementedError(f"{type(self).__name__} translates images; use translate()")
+  def direction_networks(self) -> dict[str, str]:
+    return {"a_to_b": "generator_ab", "b_to_a": "generator_ba"}
 
   def preview(self, source: Any, num: int = 8, seed: int = 0, **kwargs: Any) -> np.ndarray:
     """A picture of six rows: a, G(a), F(G(a)), b, F(b), G(F(b)).
@@ -387,12 +408,17 @@ class TranslationConfig(TrainConfig):
       if getattr(self, name) is None:
         setattr(self, name, defaults[name])
     if self.image_size is None:
-      self.image_size = (defaults["digits_image_size"] if self.dataset == "digits_recolour"
+      self.image_size = (defaults["digits_image_size"] if self.dataset.startswith("digits_")
                          else defaults["file_image_size"])
     if self.load_size and self.load_size < self.image_size:
       raise ValueError(f"load_size {self.load_size} is smaller than image_size "
                        f"{self.image_size}; it must be at least as large (0: automatic)")
     resolve_lr_decay(self)
+    if self.dataset == "paired_folder" and not self.data_dir:
+      raise ValueError(
+          "no training data: pass --data_dir=DATA where DATA holds train/ (each file A and "
+          "B side by side) or trainA/ and trainB/ with matching file names; for an offline "
+          "run on embedded data use --dataset=digits_thicken_paired")
     if self.dataset == "unpaired_folder" and not self.data_dir:
       # Stop before anything is built, with the way out.
       raise ValueError(

@@ -9,7 +9,10 @@ halving, down to 1×1; LeakyReLU 0.2; no norm on the first and innermost layers)
 decoder mirrors it with 4×4 stride-2 transposed convolutions, ReLU and norm, each taking
 the concatenation of the previous decoder output and the mirrored encoder output; tanh
 at the end. As in the reference code the innermost layer has no norm (its map is 1×1,
-where instance norm would zero it) and there is no dropout (CycleGAN's ``--no_dropout``).
+where instance norm would zero it). Dropout (``dropout > 0``, pix2pix's only noise source)
+follows the decoder layers of the levels between the four outermost and the innermost
+one, as the reference code's ``use_dropout`` places it: three layers at 256 px (levels
+4–6 of 8), none below 64 px; CycleGAN runs without it (``--no_dropout``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import math
 
 import keras
 
-from tf_gans.layers import normal_init
+from tf_gans.layers import SeededDropout, normal_init
 from tf_gans.networks.common import apply_norm, check_sizes, norm_layer, uses_bias
 
 
@@ -29,7 +32,8 @@ def default_num_downs(image_size: int) -> int:
 
 def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
                    norm: str = "instance", output_channels: int | None = None,
-                   name: str = "unet_generator", memory_saving: bool = True) -> keras.Model:
+                   name: str = "unet_generator", memory_saving: bool = True,
+                   dropout: float = 0.0) -> keras.Model:
   """Builds the U-Net generator as a functional Keras model.
 
   Args:
@@ -41,6 +45,8 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
     name: Model name.
     memory_saving: Instance norms as the memory-saving layer (:mod:`tf_gans.lean_layers`)
       or Keras's; the same weights.
+    dropout: Rate of the decoder's dropout (0: none; 0.5 in pix2pix), drawn by
+      :class:`tf_gans.layers.SeededDropout` layers.
 
   Returns:
     A model mapping [N, H, W, channels] images in [-1, 1] to float32 images in [-1, 1].
@@ -79,5 +85,7 @@ def unet_generator(channels: int = 3, filters: int = 64, num_downs: int = 8,
                                        use_bias=bias, kernel_initializer=normal_init(),
                                        name=f"up{i}")(h)
       h = apply_norm(h, norm_layer(norm, f"up{i}_norm", memory_saving))
+      if dropout and 4 <= i <= num_downs - 2:
+        h = SeededDropout(dropout, salt=i, name=f"up{i}_dropout")(h)
   outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(h)
   return keras.Model(inputs, outputs, name=name)
