@@ -16,8 +16,7 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
                      batch_size=2),
     "discogan": dict(dataset="digits_recolour", image_size=16, generator_filters=4,
                      discriminator_filters=4, batch_size=2),
-    # 64 px: the smallest U-Net with a dropout layer.
-    "pix2pix": dict(dataset="digits_thicken_paired", image_size=64, generator_filters=4,
+    "pix2pix": dict(dataset="digits_thicken_paired", image_size=32, generator_filters=4,
                     discriminator_filters=4, discriminator_layers=1, batch_size=2),
 }
 

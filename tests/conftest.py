@@ -12,6 +12,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# Files by how long they take, longest first (a full run's --durations): pytest-xdist hands
+# whole files (--dist loadfile) to whichever worker is free, so starting with the longest
+# keeps one worker from running a long file alone at the end.
+_LONGEST_FIRST = ("test_scale.py", "test_contract.py", "test_export.py", "test_engine.py",
+                  "test_cyclegan.py", "test_pix2pix.py", "test_bad_input.py", "test_tools.py",
+                  "test_cgan.py", "test_hostile_requests.py", "test_discogan.py")
+
+
+def pytest_collection_modifyitems(items):
+  def rank(item):
+    name = os.path.basename(str(item.fspath))
+    return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+  items.sort(key=rank)  # stable: each file keeps its own order
+
+
 @pytest.fixture(autouse=True)
 def _float32_policy():
   """Every test starts and ends with the float32 policy and a fresh Keras state."""

@@ -55,7 +55,10 @@ def contract(tmp_path_factory):
     gan, saved, source = training.load(run)
     result["restored_step"] = int(gan.train_counter.numpy())
     result["picture"] = visualize.preview(gan, source, num=4, seed=0)
-    result["metrics"] = spec.evaluate(gan, saved, source, num_samples=64, seed=0, model_dir=run)
+    # Models on the same data share one evaluation classifier (cached where model_dir says).
+    shared = str(base / f"classifier_{saved.dataset}")
+    result["metrics"] = spec.evaluate(gan, saved, source, num_samples=64, seed=0,
+                                      model_dir=shared)
     keras_file = str(base / f"{model}.keras")
     gan.save(keras_file)
     reloaded = keras.models.load_model(keras_file)

@@ -1,6 +1,6 @@
 """Sends hostile requests to every signature of an exported model, as TF Serving would.
 
-  python tests/helpers/hostile_requests.py EXPORT_DIR
+  python tests/helpers/hostile_requests.py EXPORT_DIR [EXPORT_DIR ...]
 
 Runs with tf_gans made unimportable (:func:`block_tf_gans`): only TensorFlow reads the
 SavedModel. The
@@ -9,8 +9,9 @@ inputs are made from each signature's own input specs and the export's request l
 function is called with the input tensors as they come (``_call_flat``): like TF
 Serving, nothing checks their shapes on the way in.
 
-Prints one JSON line: {"cases": [{signature, input, case, expect_ok, outcome, message,
-shapes}]} where outcome is "ok" or the exception's type name. ``normal()`` makes the
+Prints one JSON line: {EXPORT_DIR: {"cases": [{signature, input, case, expect_ok,
+outcome, message, shapes}], ...}, "tf_gans_modules": [...]} where outcome is "ok" or the
+exception's type name; one process answers every export (TensorFlow starts once). ``normal()`` makes the
 ordinary inputs of a signature (tests/helpers/serve_once.py uses it too).
 """
 
@@ -165,9 +166,15 @@ def call(function, inputs: dict) -> tuple[str, str, dict]:
 
 
 def main() -> None:
-  global image_shape, limits, num_classes
   block_tf_gans()
-  export_dir = sys.argv[1]
+  out = {path: attack(path) for path in sys.argv[1:]}
+  out["tf_gans_modules"] = sorted(m for m in sys.modules if m.startswith("tf_gans"))
+  print(json.dumps(out))
+
+
+def attack(export_dir: str) -> dict:
+  """Every hostile case against every signature of one export."""
+  global image_shape, limits, num_classes
   loaded = tf.saved_model.load(export_dir)
   info = json.loads(loaded.signatures["metadata"](unused=tf.constant(0))["config_json"]
                     .numpy().decode())["info"]
@@ -197,8 +204,7 @@ def main() -> None:
       results.append({"signature": signature, "input": first, "case": "mismatched counts",
                       "expect_ok": False, "outcome": outcome, "message": message,
                       "shapes": shapes, "sent_shape": [3]})
-  print(json.dumps({"cases": results, "limits": limits,
-                    "tf_gans_modules": sorted(m for m in sys.modules if m.startswith("tf_gans"))}))
+  return {"cases": results, "limits": limits}
 
 
 if __name__ == "__main__":
