@@ -15,9 +15,13 @@ everything else:
 * ``translate(images, direction)``, ``preview`` (rows x, G(x), F(G(x))) and the
   evaluation tools/evaluate.py runs.
 
-Contract other code relies on (the export module keys on it): the attributes
-``generator_ab``, ``generator_ba``, ``discriminator_a``, ``discriminator_b`` and
-``image_shape`` (H, W, C), and ``translate(images, direction="a_to_b"|"b_to_a")``.
+Contract other code relies on (the export module, tools/translate.py and the evaluation
+key on it): ``image_shape`` (H, W, C), ``direction_networks()`` (direction -> the
+attribute of its generator) and ``translate(images, direction)``, which
+:class:`ImageTranslator` provides to every image-to-image model, pix2pix included; the
+two-domain models' attributes are ``generator_ab``, ``generator_ba``,
+``discriminator_a`` and ``discriminator_b``. The translation configuration
+(:class:`TranslationConfig`) and the optimizers are shared with pix2pix too.
 """
 
 from __future__ import annotations
@@ -194,7 +198,7 @@ class TwoDomainGAN(ImageTranslator, GANModel):
                pool_size: int = 0, seed: int = 0, **kwargs: Any):
     kwargs.pop("real_batches_per_step", None)
     super().__init__(seed=seed, **kwargs)
-    self.discriminator_loss_fn, self.generator_loss_fn = losses.get_gan_loss(gan_loss)
+    self.generator_loss_fn = losses.get_gan_loss(gan_loss)[1]
     self.gan_loss = gan_loss
     self.generator_ab, self.generator_ba = generator_ab, generator_ba
     self.discriminator_a, self.discriminator_b = discriminator_a, discriminator_b
