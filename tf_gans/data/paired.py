@@ -40,7 +40,7 @@ from tf_gans.data.images import check_image_files, decode_image, digits_arrays, 
 from tf_gans.data.pipeline import Group, Source
 from tf_gans.data.translation import (KIND as UNPAIRED_KIND, _augment, _check_sizes,
                                       _check_split, _resize, _upscaled_intensity,
-                                      intensity_to_a, intensity_to_b)
+                                      domain_indices, intensity_to_a, intensity_to_b)
 
 KIND = "aligned_pairs"
 
@@ -114,13 +114,7 @@ def digits_thicken_source(split: str = "train", image_size: int = 32) -> Source:
   the truth is measured.
   """
   a, b, labels = _thicken_arrays(split, image_size)
-  if split == "train":
-    in_a = np.zeros(len(labels), bool)
-    for c in np.unique(labels):
-      in_a[np.flatnonzero(labels == c)[::2]] = True
-    a_index, b_index = np.flatnonzero(in_a), np.flatnonzero(~in_a)
-  else:
-    a_index = b_index = np.arange(len(labels))
+  a_index, b_index = domain_indices(labels, split)
   groups = {"a": Group(size=len(a_index), arrays={"a": a[a_index], "label_a": labels[a_index]}),
             "b": Group(size=len(b_index), arrays={"b": b[b_index], "label_b": labels[b_index]})}
   return Source(name="digits_thicken", kind=UNPAIRED_KIND, groups=groups,

@@ -100,6 +100,21 @@ def _upscaled_intensity(images: np.ndarray, image_size: int) -> np.ndarray:
   return np.clip(t[..., 0], 0.0, 1.0).astype(np.float32)
 
 
+def domain_indices(labels: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+  """(A indices, B indices) of an unpaired digits task.
+
+  "train": the examples of each class alternate between the domains, so both domains get
+  every class in the same proportions and no digit appears in both. "test": every digit
+  in both domains, for evaluation.
+  """
+  if split != "train":
+    return np.arange(len(labels)), np.arange(len(labels))
+  in_a = np.zeros(len(labels), bool)
+  for c in np.unique(labels):
+    in_a[np.flatnonzero(labels == c)[::2]] = True
+  return np.flatnonzero(in_a), np.flatnonzero(~in_a)
+
+
 def digits_recolour_source(split: str = "train", image_size: int = 32) -> Source:
   """The embedded ground-truth translation task (see the module docstring).
 
@@ -120,15 +135,7 @@ def digits_recolour_source(split: str = "train", image_size: int = 32) -> Source
     raise ValueError(f"digits_recolour needs image_size >= 8, got {image_size}")
   images, labels = digits_arrays(split)
   t = _upscaled_intensity(images, image_size)
-  if split == "train":
-    # Alternate the examples of each class between the domains: both domains get every
-    # class in the same proportions, and no digit appears in both.
-    in_a = np.zeros(len(labels), bool)
-    for c in np.unique(labels):
-      in_a[np.flatnonzero(labels == c)[::2]] = True
-    a_index, b_index = np.flatnonzero(in_a), np.flatnonzero(~in_a)
-  else:
-    a_index = b_index = np.arange(len(labels))
+  a_index, b_index = domain_indices(labels, split)
   groups = {
       "a": Group(size=len(a_index), arrays={"a": intensity_to_a(t[a_index]),
                                             "label_a": labels[a_index]}),
