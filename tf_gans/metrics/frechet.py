@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from tf_gans.metrics.kid import feature_sets
+
 
 def sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
   """The square root of a symmetric positive semi-definite matrix, by eigendecomposition.
@@ -82,11 +84,7 @@ def fid(x: np.ndarray, y: np.ndarray) -> float:
     ValueError: for non-matrix inputs, differing feature sizes or a set of fewer than
       two samples.
   """
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-    raise ValueError(f"FID needs feature matrices [m, d] and [n, d], got {x.shape} and {y.shape}")
-  if min(len(x), len(y)) < 2:
-    raise ValueError(f"FID needs at least 2 samples per set, got {len(x)} and {len(y)}")
+  x, y = feature_sets("FID", x, y)
   return frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
 
 

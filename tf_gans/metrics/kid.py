@@ -16,6 +16,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def feature_sets(metric: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """x [m, d] and y [n, d] as float64, checked for a distance between feature sets.
+
+  Raises:
+    ValueError: naming `metric`, for non-matrix inputs, differing feature sizes or a set
+      of fewer than two samples.
+  """
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+    raise ValueError(f"{metric} needs feature matrices [m, d] and [n, d], got {x.shape} and "
+                     f"{y.shape}")
+  if min(len(x), len(y)) < 2:
+    raise ValueError(f"{metric} needs at least 2 samples per set, got {len(x)} and {len(y)}")
+  return x, y
+
+
 def polynomial_kernel(a: np.ndarray, b: np.ndarray, degree: int = 3, coef0: float = 1.0
                       ) -> np.ndarray:
   """``(a b^T / d + coef0) ** degree``, the KID kernel for d-dimensional features."""
@@ -58,11 +74,7 @@ def kid(x: np.ndarray, y: np.ndarray, subset_size: int = 1000, num_subsets: int 
     ValueError: for non-matrix inputs, differing feature sizes or a set of fewer than
       two samples.
   """
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-    raise ValueError(f"KID needs feature matrices [m, d] and [n, d], got {x.shape} and {y.shape}")
-  if min(len(x), len(y)) < 2:
-    raise ValueError(f"KID needs at least 2 samples per set, got {len(x)} and {len(y)}")
+  x, y = feature_sets("KID", x, y)
   if subset_size < 2:
     raise ValueError(f"subset_size must be at least 2, got {subset_size}")
   if max(len(x), len(y)) <= subset_size:

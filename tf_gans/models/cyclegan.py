@@ -31,10 +31,10 @@ from tf_gans import evaluation, losses
 from tf_gans.config import batch_size_option, model_option, option
 from tf_gans.models import registry
 from tf_gans.models.translation import (TranslationConfig, TwoDomainGAN, build_two_domain,
-                                        translation_optimizers)
+                                        check_unet_and_patchgan, translation_optimizers)
 from tf_gans.networks.patchgan import patchgan_discriminator
 from tf_gans.networks.resnet import default_num_blocks, resnet_generator
-from tf_gans.networks.unet import default_num_downs, unet_generator
+from tf_gans.networks.unet import unet_generator
 
 GENERATORS = ("resnet", "unet")
 
@@ -110,19 +110,10 @@ class CycleGANConfig(TranslationConfig):
     super().resolve()
     if self.num_res_blocks is None:
       self.num_res_blocks = default_num_blocks(self.image_size)
-    if self.unet_downs is None:
-      self.unet_downs = default_num_downs(self.image_size)
     if self.generator == "resnet" and self.image_size % 4:
       raise ValueError(f"the ResNet generator halves the image twice: image_size must be a "
                        f"multiple of 4, got {self.image_size}")
-    if self.generator == "unet" and self.image_size % (2 ** self.unet_downs):
-      raise ValueError(f"a U-Net with {self.unet_downs} halvings needs image_size divisible by "
-                       f"{2 ** self.unet_downs}, got {self.image_size}")
-    smallest = 2 ** (self.discriminator_layers + 2)
-    if self.discriminator_layers < 1 or self.image_size < smallest:
-      raise ValueError(f"a PatchGAN with {self.discriminator_layers} stride-2 layers needs "
-                       f"images of at least {smallest} px and at least 1 layer; got "
-                       f"image_size {self.image_size}; lower --discriminator_layers")
+    check_unet_and_patchgan(self)
     return self
 
 

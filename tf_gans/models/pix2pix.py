@@ -40,10 +40,10 @@ from tf_gans.config import batch_size_option, dataset_option, model_option, opti
 from tf_gans.models import registry
 from tf_gans.models.base import GANModel, UpdateGroup
 from tf_gans.models.translation import (DIRECTIONS, ImageTranslator, TranslationConfig,
-                                        _Translators, halved_discriminator_loss,
-                                        translation_optimizers)
+                                        _Translators, check_unet_and_patchgan,
+                                        halved_discriminator_loss, translation_optimizers)
 from tf_gans.networks.patchgan import patchgan_discriminator
-from tf_gans.networks.unet import default_num_downs, unet_generator
+from tf_gans.networks.unet import unet_generator
 
 PAIRED_KIND = "aligned_pairs"
 # --direction values (the reference code's spelling) -> the translation direction.
@@ -185,16 +185,7 @@ class Pix2PixConfig(TranslationConfig):
     if self.pool_size:
       raise ValueError("pix2pix keeps no pool of generated images (the reference code's "
                        "pool_size 0); drop --pool_size")
-    if self.unet_downs is None:
-      self.unet_downs = default_num_downs(self.image_size)
-    if self.image_size % (2 ** self.unet_downs):
-      raise ValueError(f"a U-Net with {self.unet_downs} halvings needs image_size divisible by "
-                       f"{2 ** self.unet_downs}, got {self.image_size}")
-    smallest = 2 ** (self.discriminator_layers + 2)
-    if self.image_size < smallest:
-      raise ValueError(f"a PatchGAN with {self.discriminator_layers} stride-2 layers needs "
-                       f"images of at least {smallest} px; got image_size {self.image_size}; "
-                       "lower --discriminator_layers")
+    check_unet_and_patchgan(self)
     return self
 
 

@@ -434,6 +434,26 @@ class TranslationConfig(TrainConfig):
     return self
 
 
+def check_unet_and_patchgan(config: Any) -> None:
+  """Fills in the U-Net's default halvings (a 1×1 bottleneck) and checks that the image
+  size suits the U-Net (when it is the generator) and the PatchGAN.
+
+  Raises:
+    ValueError: naming the sizes and the flag to change.
+  """
+  from tf_gans.networks.unet import default_num_downs
+  if config.unet_downs is None:
+    config.unet_downs = default_num_downs(config.image_size)
+  if getattr(config, "generator", "unet") == "unet" and config.image_size % (2 ** config.unet_downs):
+    raise ValueError(f"a U-Net with {config.unet_downs} halvings needs image_size divisible by "
+                     f"{2 ** config.unet_downs}, got {config.image_size}")
+  smallest = 2 ** (config.discriminator_layers + 2)
+  if config.image_size < smallest:
+    raise ValueError(f"a PatchGAN with {config.discriminator_layers} stride-2 layers needs "
+                     f"images of at least {smallest} px; got image_size {config.image_size}; "
+                     "lower --discriminator_layers")
+
+
 def check_translation_source(model: str, source: Any) -> tuple[int, int, int]:
   """The image shape of a two-domain source; ValueError for other data."""
   if source.kind != "image_pairs":
