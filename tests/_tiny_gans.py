@@ -18,6 +18,9 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
                      discriminator_filters=4, batch_size=2),
     "pix2pix": dict(dataset="digits_thicken_paired", image_size=32, generator_filters=4,
                     discriminator_filters=4, discriminator_layers=1, batch_size=2),
+    "cut": dict(dataset="digits_thicken", image_size=16, generator_filters=4,
+                discriminator_filters=4, num_res_blocks=1, discriminator_layers=1,
+                batch_size=2, num_patches=8, projection_units=8),
 }
 
 

@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # keeps one worker from running a long file alone at the end.
 _LONGEST_FIRST = ("test_scale.py", "test_contract.py", "test_export.py", "test_engine.py",
                   "test_cyclegan.py", "test_pix2pix.py", "test_bad_input.py", "test_tools.py",
+                  "test_cut.py",
                   "test_cgan.py", "test_hostile_requests.py", "test_discogan.py")
 
 

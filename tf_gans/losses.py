@@ -586,6 +586,49 @@ def reconstruction_loss(
   return _mean_squared_error(x_reconstructed, x)
 
 
+def patch_nce_loss(query: TensorLike, key: TensorLike, temperature: float = 0.07) -> tf.Tensor:
+  """Patchwise InfoNCE loss of contrastive unpaired translation (CUT).
+
+  Park, Efros, Zhang & Zhu 2020, "Contrastive Learning for Unpaired Image-to-Image
+  Translation" (ECCV), eq. 2-3: each output patch (the query) must pick out the input
+  patch at the same place (its positive key) among the other patches of the same image
+  (the negatives), a (P + 1)-way classification with logits ``q·k / τ``:
+
+      ℓ(q, k⁺, k⁻) = −log( exp(q·k⁺/τ) / (exp(q·k⁺/τ) + Σ_n exp(q·k⁻_n/τ)) )
+
+  averaged over the P patches of every image. As in the authors' code
+  (taesungp/contrastive-unpaired-translation, ``PatchNCELoss`` with its default
+  ``nce_includes_all_negatives_from_minibatch=False``), negatives come only from the
+  query's own image, a patch's own key is masked out of its negatives with the logit
+  −10 (before the division by τ), and no gradient flows into the keys.
+
+  Args:
+    query: [N, P, C] features of P patches of each output image (L2-normalised in CUT).
+    key: [N, P, C] features of the same P places of each input image.
+    temperature: τ (0.07 in the paper).
+
+  Returns:
+    A float32 scalar, the mean over N × P patches.
+
+  Raises:
+    ValueError: If the shapes differ, are not rank 3, or τ is not > 0.
+  """
+  if temperature <= 0:
+    raise ValueError(f"temperature must be > 0, got {temperature}")
+  query, key = _as_float32(query), tf.stop_gradient(_as_float32(key))
+  _check_same_shape(query, key, "query", "key")
+  if query.shape.rank is not None and query.shape.rank != 3:
+    raise ValueError(f"query and key must be [N, P, C], got shape {query.shape}")
+  positive = tf.reduce_sum(query * key, axis=-1, keepdims=True)  # [N, P, 1]
+  negative = tf.matmul(query, key, transpose_b=True)  # [N, P, P]
+  patches = tf.shape(query)[1]
+  own = tf.eye(patches, dtype=tf.bool)[tf.newaxis]
+  negative = tf.where(own, tf.constant(-10.0), negative)
+  logits = tf.concat([positive, negative], axis=-1) / temperature
+  # The positive is class 0: the loss is logsumexp(logits) − logits[0].
+  return _mean(tf.reduce_logsumexp(logits, axis=-1) - logits[..., 0])
+
+
 # ---------------------------------------------------------------------------------------
 # Registry.
 # ---------------------------------------------------------------------------------------

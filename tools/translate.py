@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Translates an image file or a folder of images with a trained CycleGAN, DiscoGAN or pix2pix.
+"""Translates an image file or a folder of images with a trained CycleGAN, DiscoGAN, pix2pix
+or CUT.
 
   python tools/translate.py --model_dir=runs/horse2zebra --input=photos/ --output=zebras/
   python tools/translate.py --model_dir=runs/horse2zebra --input=zebra.jpg \\
@@ -19,15 +20,15 @@ import _common  # noqa: F401  (sets up sys.path and the TF log level)
 from _common import FLAGS, UserError, define_path, run_main, writable_target
 from absl import flags
 
-define_path("model_dir", None, "A model_dir written by tools/train.py (cyclegan, discogan or "
-            "pix2pix).")
+define_path("model_dir", None, "A model_dir written by tools/train.py (cyclegan, discogan, "
+            "pix2pix or cut).")
 define_path("checkpoint", None, "A checkpoint path (default: the newest readable one).")
 define_path("input", None, "An image file or a folder of images.")
 define_path("output", None, "Output folder (or a .png file when --input is a file).")
 flags.DEFINE_enum("direction", None, ["a_to_b", "b_to_a"],
                   "a_to_b uses generator_ab (trainA -> trainB style), b_to_a generator_ba; "
                   "default a_to_b (pix2pix: the direction it was trained in, the only one "
-                  "it translates).")
+                  "it translates; cut: a_to_b only).")
 flags.DEFINE_bool("side_by_side", False, "Write input and translation next to each other.")
 flags.DEFINE_bool("keep_size", False, "Translate at each image's own size instead of the "
                   "training size.")

@@ -29,7 +29,8 @@ wgan                    ``gan.generator(z, training=False)``, ``gan.latent_dim``
 cgan                    ``gan.generator(z, labels, training=False)`` with int32 labels,
                         ``gan.latent_dim``, ``gan.num_classes``
 cyclegan, discogan,     ``gan.direction_networks()`` (direction -> generator attribute:
-pix2pix                 ``generator_ab`` and ``generator_ba``; pix2pix's ``generator``),
+pix2pix, cut            ``generator_ab`` and ``generator_ba``; pix2pix's and CUT's
+                        ``generator``),
                         ``gan.image_shape`` = (H, W, C); images in [-1, 1]
 ======================  =============================================================
 """

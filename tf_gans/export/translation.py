@@ -1,4 +1,4 @@
-"""Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix)."""
+"""Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix, CUT)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from tf_gans.export.requests import Checks, RequestLimits
 
 def export_translation(gan: Any, config: Mapping[str, Any],
                        limits: RequestLimits | None = None) -> ServingModule:
-  """Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix).
+  """Signatures of an image translator (CycleGAN, DiscoGAN, pix2pix, CUT).
 
   For each direction the model translates (``gan.direction_networks()``: ``a_to_b`` and
-  ``b_to_a`` for the two-domain models, the trained one for pix2pix; the first is also
-  ``serving_default``):
+  ``b_to_a`` for the two-domain models, the trained one for pix2pix, ``a_to_b`` for CUT;
+  the first is also ``serving_default``):
 
   * ``<direction>``: ``images`` float32 [N, H, W, C] in [-1, 1] at the model's size ->
     ``images`` float32 in [-1, 1] and ``images_uint8``;
@@ -107,3 +107,4 @@ def export_translation(gan: Any, config: Mapping[str, Any],
 register_exporter("cyclegan", export_translation)
 register_exporter("discogan", export_translation)
 register_exporter("pix2pix", export_translation)
+register_exporter("cut", export_translation)

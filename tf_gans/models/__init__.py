@@ -8,9 +8,10 @@ from tf_gans.models.translation import TwoDomainGAN, TranslationConfig
 from tf_gans.models.cyclegan import CycleGAN, CycleGANConfig, build_cyclegan
 from tf_gans.models.discogan import DiscoGAN, DiscoGANConfig, build_discogan
 from tf_gans.models.pix2pix import Pix2Pix, Pix2PixConfig, build_pix2pix
+from tf_gans.models.cut import CUT, CUTConfig, build_cut
 
 __all__ = ["registry", "GANModel", "UpdateGroup", "WassersteinGAN", "WGANConfig", "build_wgan",
            "ConditionalGAN", "CGANConfig", "build_cgan",
            "TwoDomainGAN", "TranslationConfig", "CycleGAN", "CycleGANConfig", "build_cyclegan",
            "DiscoGAN", "DiscoGANConfig", "build_discogan", "Pix2Pix", "Pix2PixConfig",
-           "build_pix2pix"]
+           "build_pix2pix", "CUT", "CUTConfig", "build_cut"]

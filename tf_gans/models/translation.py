@@ -447,6 +447,11 @@ def check_unet_and_patchgan(config: Any) -> None:
   if getattr(config, "generator", "unet") == "unet" and config.image_size % (2 ** config.unet_downs):
     raise ValueError(f"a U-Net with {config.unet_downs} halvings needs image_size divisible by "
                      f"{2 ** config.unet_downs}, got {config.image_size}")
+  check_patchgan(config)
+
+
+def check_patchgan(config: Any) -> None:
+  """Checks that the image size suits the PatchGAN; ValueError naming the flag to change."""
   smallest = 2 ** (config.discriminator_layers + 2)
   if config.image_size < smallest:
     raise ValueError(f"a PatchGAN with {config.discriminator_layers} stride-2 layers needs "
