@@ -138,6 +138,10 @@ def test_evaluation_on_the_ground_truth_task(tmp_path):
       return images
   identity = evaluate_translation(Identity(), config, source, model_dir=str(tmp_path))
   assert identity["error_to_truth"] > 0.3 and identity["cycle_error"] == 0.0
+  # The hidden-signal check runs on both cycles; the identity passes perturbations
+  # through unchanged (gain 1).
+  assert identity["gain_a_noise"] == pytest.approx(1.0, abs=0.02)
+  assert identity["cycle_error_b_jpeg"] == pytest.approx(identity["perturbation_b_jpeg"])
   assert identity["label_preservation"] == identity["classifier_accuracy_real"]
 
 

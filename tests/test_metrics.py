@@ -180,3 +180,28 @@ def test_report_one_image_per_class_has_precision_but_no_recall(digits, classifi
   assert report["recall_real_vs_real"] > 0.8
   assert {f"recall_class_{c}" for c in range(10)} <= set(report)
   assert all(report[f"recall_class_{c}"] < 0.1 for c in range(10))
+
+
+def test_hidden_signal_tells_a_steganographic_cycle_from_an_honest_one():
+  from tf_gans.metrics import hidden_signal
+  from tf_gans.metrics.steganography import jpeg_round_trip
+  rng = np.random.default_rng(0)
+  a = rng.uniform(-1, 1, (8, 16, 16, 3)).astype(np.float32)
+  # Honest: G(a) = −a shows a's content; F inverts it and passes a perturbation through.
+  honest = hidden_signal(a, -a, lambda y: -y)
+  assert honest["cycle_error"] == pytest.approx(0.0, abs=1e-7)
+  assert honest["gain_noise"] == pytest.approx(1.0, abs=0.02)
+  assert honest["cycle_error_noise"] < 1.05 * honest["perturbation_noise"]
+  # Steganographic: G(a) looks like one grey picture whatever a is, with a hidden in a
+  # faint copy; F reads the faint copy back. The cycle error is as perfect as above.
+  grey = np.zeros_like(a)
+  hiding = hidden_signal(a, grey + 0.01 * a, lambda y: np.clip((y - grey) / 0.01, -1, 1))
+  assert hiding["cycle_error"] == pytest.approx(0.0, abs=1e-5)
+  assert hiding["gain_noise"] > 20 and hiding["gain_jpeg"] > 20
+  for kind in ("noise", "jpeg"):  # an invisible change makes a visible error
+    assert hiding[f"cycle_error_{kind}"] > 10 * hiding[f"perturbation_{kind}"]
+  # The JPEG round trip keeps an image close: a perturbation, not a different picture.
+  smooth = np.tile(np.linspace(-1, 1, 16, dtype=np.float32)[None, None, :, None], (2, 16, 1, 3))
+  assert np.abs(jpeg_round_trip(smooth) - smooth).mean() < 0.03
+  with pytest.raises(ValueError, match="differ in shape"):
+    hidden_signal(a, a[:2], lambda y: y)

@@ -6,9 +6,12 @@
 WGAN on 2-D mixtures: modes captured and share of high-quality samples as VEEGAN and
 PacGAN define them, and the earth-mover distance to real samples. WGAN on images:
 precision/recall, KID and FID in a digit classifier's feature space. The conditional GAN:
-label accuracy, precision/recall, KID and FID in that space. CycleGAN, DiscoGAN and
-pix2pix: error to the ground-truth map (and, for pix2pix, to the paired target), labels
-kept, FID, and the cycle error of the two-way models. With --inception_weights, FID on
+label accuracy, precision/recall, KID and FID in that space. CycleGAN, DiscoGAN, pix2pix
+and CUT: error to the ground-truth map (and, for pix2pix, to the paired target), labels
+kept, FID, and for the two-way models the cycle error, also after faint noise and a JPEG
+round trip of the translations, with the gain by which the backward generator amplifies
+them (a gain well above 1: the reconstruction reads signal a person cannot see, the
+cycle loss's steganography). With --inception_weights, FID on
 InceptionV3 features too. Each family's
 measurement lives in tf_gans.evaluation. A metric measured on real data too (its ceiling) is printed
 beside it. --output writes them as JSON too.

@@ -1,6 +1,7 @@
-"""How a translation model is measured (CycleGAN, DiscoGAN, pix2pix).
+"""How a translation model is measured (CycleGAN, DiscoGAN, pix2pix, CUT).
 
-On the held-out split: cycle errors for two-way models, the error to the paired target
+On the held-out split: cycle errors for two-way models (also after faint noise and a
+JPEG round trip of the translations, which expose reconstruction from hidden signal), the error to the paired target
 on aligned pairs; on data with a known ground truth (the embedded digits tasks) also the
 error to the true translation and label preservation, read by a classifier of the
 digits' shapes (:class:`tf_gans.metrics.ShapeClassifier`).
@@ -29,14 +30,26 @@ def shape_classifier(train_source: Any, model_dir: str | None) -> Any:
                                           cache_dir=cache, kind="shape")
 
 
+def _domain_key(key: str, domain: str) -> str:
+  """cycle_error -> cycle_error_a; gain_noise -> gain_a_noise."""
+  for suffix in ("_noise", "_jpeg"):
+    if key.endswith(suffix):
+      return f"{key[:-len(suffix)]}_{domain}{suffix}"
+  return f"{key}_{domain}"
+
+
 def evaluate_translation(gan: Any, config: Any, source: Any, *,
                          num_samples: int = 2500, seed: int = 0, model_dir: str | None = None,
                          inception_weights: str | None = None, **_: Any) -> dict[str, Any]:
   """Measures a translation model on the held-out (test) split.
 
   For each direction the model translates (both for CycleGAN and DiscoGAN, the trained
-  one for pix2pix), on a [0, 1] scale: the cycle errors ``mean|F(G(a)) - a|`` and
-  ``mean|G(F(b)) - b|`` (two-way models); on aligned pairs the mean absolute error to
+  one for pix2pix and CUT), on a [0, 1] scale: the cycle errors ``mean|F(G(a)) - a|``
+  and ``mean|G(F(b)) - b|`` (two-way models; ``cycle_error_a``), and the same after
+  faint noise or a JPEG round trip of G(a) (``cycle_error_a_noise``,
+  ``cycle_error_a_jpeg``, with the perturbations' size ``perturbation_a_noise`` and
+  ``gain_a_noise``: how many times F amplifies them; see
+  :mod:`tf_gans.metrics.steganography`); on aligned pairs the mean absolute error to
   the paired target; on data with a known ground truth (the embedded digits tasks) the
   error to the true translation and label preservation: the share of translated digits
   a classifier of real digits' shapes (trained on both domains, cached in
@@ -82,11 +95,16 @@ def evaluate_translation(gan: Any, config: Any, source: Any, *,
     record("error_to_pair", {d: float(np.mean(np.abs(translated[d] - images[d][1]))) / 2
                              for d in directions})
   if set(directions) == {"a_to_b", "b_to_a"}:
-    out["cycle_error_a"] = float(np.mean(np.abs(
-        gan.translate_numpy(translated["a_to_b"], "b_to_a") - a))) / 2
-    out["cycle_error_b"] = float(np.mean(np.abs(
-        gan.translate_numpy(translated["b_to_a"], "a_to_b") - b))) / 2
-    out["cycle_error"] = (out["cycle_error_a"] + out["cycle_error_b"]) / 2
+    # Cycle errors, and how they hold when the translations are perturbed invisibly
+    # (tf_gans.metrics.steganography).
+    cycles = {"a": metrics.hidden_signal(a, translated["a_to_b"],
+                                         lambda x: gan.translate_numpy(x, "b_to_a")),
+              "b": metrics.hidden_signal(b, translated["b_to_a"],
+                                         lambda x: gan.translate_numpy(x, "a_to_b"))}
+    for key in cycles["a"]:
+      for domain, values in cycles.items():
+        out[_domain_key(key, domain)] = values[key]
+      out[key] = (cycles["a"][key] + cycles["b"][key]) / 2
   if all(labels[d] is not None and target_labels[d] is not None for d in directions):
     classifier = shape_classifier(source, model_dir)
     # The ceiling: how well the classifier reads real images of the domains translated to.
