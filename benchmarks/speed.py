@@ -53,6 +53,7 @@ ROWS = {
     "cyclegan_256_b1": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 256, 1),
     "cyclegan_256_b4": ("cyclegan", dict(dataset="digits_recolour"), "pairs", 256, 4),
     "pix2pix_256_b1": ("pix2pix", dict(dataset="digits_thicken_paired"), "aligned", 256, 1),
+    "cut_256_b1": ("cut", dict(dataset="digits_thicken"), "pairs", 256, 1),
 }
 
 flags.DEFINE_list("rows", list(ROWS), "Rows to measure.")

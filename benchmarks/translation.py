@@ -7,7 +7,9 @@ CycleGAN (configs/cyclegan_quick.flags) and DiscoGAN (configs/discogan.flags) wi
 l2, l1 and huber reconstruction losses, trained from scratch for each seed on
 digits_recolour; and on the stroke-thickening task pix2pix (configs/pix2pix_quick.flags,
 aligned pairs) beside CycleGAN on the same two domains unpaired
-(--variants=pix2pix_thicken,cyclegan_thicken). Each run is then measured by tf_gans.evaluation.evaluate_translation on the
+(--variants=pix2pix_thicken,cyclegan_thicken), and CUT / FastCUT (configs/cut_quick.flags)
+beside CycleGAN trained as long (cyclegan_thicken_long). Each run is then measured by
+tf_gans.evaluation.evaluate_translation on the
 held-out digits: mean absolute error of G(a) and F(b) to the true translation ([0, 1]
 scale), label preservation (a digit classifier trained on real digits of both domains),
 cycle error, and the training time. CycleGAN's step speed at 128 and 256 px is measured
@@ -43,11 +45,19 @@ VARIANTS = {
     # two domains unpaired.
     "pix2pix_thicken": ("pix2pix", "configs/pix2pix_quick.flags", {}),
     "cyclegan_thicken": ("cyclegan", "configs/cyclegan_quick.flags", {"dataset": "digits_thicken"}),
+    # The same unpaired task with the content-preserving models.
+    "cyclegan_thicken_long": ("cyclegan", "configs/cyclegan_quick.flags",
+                              {"dataset": "digits_thicken", "train_steps": 1200}),
+    "cut_thicken": ("cut", "configs/cut_quick.flags", {}),
+    "fastcut_thicken": ("cut", "configs/cut_quick.flags", {"cut_mode": "fastcut"}),
+    # CUT settings tried on seed 0: a stronger NCE weight; no NCE on the raw pixels.
+    "cut_nce4": ("cut", "configs/cut_quick.flags", {"nce_weight": 4.0}),
+    "cut_deep": ("cut", "configs/cut_quick.flags", {"nce_layers": "d32,d64,r0_add,r4_add"}),
 }
 
 
 def quality(variants: list[str], seeds: list[int], work_dir: str,
-            train_steps: int | None) -> list[dict[str, typing.Any]]:
+            train_steps: int | None, reuse: bool = False) -> list[dict[str, typing.Any]]:
   from absl import logging
   from tf_gans import training
   from tf_gans.models import registry
@@ -58,17 +68,19 @@ def quality(variants: list[str], seeds: list[int], work_dir: str,
     spec = registry.get(model)
     for seed in seeds:
       model_dir = os.path.join(work_dir, f"{variant}_seed{seed}")
-      shutil.rmtree(model_dir, ignore_errors=True)
+      if not reuse:
+        shutil.rmtree(model_dir, ignore_errors=True)
       extra = {"train_steps": train_steps} if train_steps else {}
       config = make_config(spec.config_cls, flagfile, model_dir=model_dir, seed=seed,
                            image_every=0, **overrides, **extra)
+      trained_before = os.path.isdir(os.path.join(model_dir, "checkpoints"))
       start = time.perf_counter()
-      training.train(config)
-      seconds = time.perf_counter() - start
+      training.train(config)  # resumes a run of model_dir (--reuse): nothing left to train
+      seconds = None if trained_before else time.perf_counter() - start
       gan, config, source = training.load(model_dir)
       metrics = spec.evaluate(gan, config, source, model_dir=model_dir)
       row = {"variant": variant, "seed": seed, "train_steps": config.train_steps,
-             "batch_size": config.batch_size, "train_seconds": round(seconds, 1),
+             "batch_size": config.batch_size, "train_seconds": seconds and round(seconds, 1),
              **{k: v for k, v in metrics.items() if isinstance(v, float)}}
       rows.append(row)
       print(json.dumps(row), flush=True)
@@ -78,7 +90,8 @@ def quality(variants: list[str], seeds: list[int], work_dir: str,
 def summarise(rows: list[dict[str, typing.Any]]) -> list[str]:
   """Markdown table lines: mean ± std over seeds per variant."""
   keys = ("error_to_truth", "error_to_truth_a_to_b", "label_preservation",
-          "label_preservation_a_to_b", "cycle_error", "train_seconds")
+          "label_preservation_a_to_b", "cycle_error", "gain_noise", "gain_jpeg",
+          "train_seconds")
   lines = ["| variant | seeds | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
   for variant in dict.fromkeys(r["variant"] for r in rows):
     group = [r for r in rows if r["variant"] == variant]
@@ -94,14 +107,16 @@ def summarise(rows: list[dict[str, typing.Any]]) -> list[str]:
   return lines
 
 
-def thicken_picture(work_dir: str, path: str, seed: int = 0, num: int = 10) -> None:
-  """Held-out digits A, pix2pix(A), CycleGAN(A) and the true B, as rows of one PNG."""
+def thicken_picture(work_dir: str, path: str, variants: list[str], seed: int = 0,
+                    num: int = 10) -> None:
+  """Held-out digits A, each variant's translation of them and the true B, as rows of one
+  PNG."""
   from tf_gans import training, visualize
   from tf_gans.data import paired
   test = paired.digits_thicken_paired_source("test", 32)
   a = test.groups["pairs"].arrays["a"][:num]
   rows = [a]
-  for variant in ("pix2pix_thicken", "cyclegan_thicken"):
+  for variant in variants:
     gan, _, _ = training.load(os.path.join(work_dir, f"{variant}_seed{seed}"))
     rows.append(gan.translate_numpy(a, "a_to_b"))
   rows.append(paired.true_thicken_a_to_b(a))
@@ -111,25 +126,30 @@ def thicken_picture(work_dir: str, path: str, seed: int = 0, num: int = 10) -> N
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--variants", default=",".join(VARIANTS))
+  parser.add_argument("--variants", default="cyclegan,discogan_l2,discogan_l1,discogan_huber",
+                      help=f"Comma-separated, of: {', '.join(VARIANTS)}.")
   parser.add_argument("--seeds", default="0,1,2")
   parser.add_argument("--train_steps", type=int, default=None,
                       help="Override the flagfiles' train_steps (default: theirs).")
   parser.add_argument("--work_dir", default=None)
+  parser.add_argument("--reuse", action="store_true", help="Measure runs already trained in "
+                      "--work_dir by an earlier run of this benchmark (same settings) instead "
+                      "of training them again; their train_seconds are then null.")
   parser.add_argument("--output", default=None, help="Write all results as JSON here.")
-  parser.add_argument("--picture", default=None, help="With pix2pix_thicken and "
-                      "cyclegan_thicken: write rows A, pix2pix(A), CycleGAN(A), true B of the "
-                      "first seed's runs to this PNG.")
+  parser.add_argument("--picture", default=None, help="With thickening variants: write "
+                      "rows A, each variant's translation of A (in --variants order), true B "
+                      "of the first seed's runs to this PNG.")
   args = parser.parse_args()
   work_dir = args.work_dir or tempfile.mkdtemp(prefix="translation_bench_")
   start = time.perf_counter()
   results: dict[str, typing.Any] = {"command": " ".join(sys.argv)}
   results["quality"] = quality(args.variants.split(","), [int(s) for s in args.seeds.split(",")],
-                               work_dir, args.train_steps)
+                               work_dir, args.train_steps, args.reuse)
   results["total_seconds"] = round(time.perf_counter() - start, 1)
   print("\n".join(summarise(results["quality"])))
   if args.picture:
-    thicken_picture(work_dir, args.picture, seed=int(args.seeds.split(",")[0]))
+    thicken_picture(work_dir, args.picture, args.variants.split(","),
+                    seed=int(args.seeds.split(",")[0]))
   print(f"total {results['total_seconds']:.0f} s")
   if args.output:
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
