@@ -237,19 +237,9 @@ class CUT(ImageTranslator, GANModel):
   # -- pictures ----------------------------------------------------------------------
 
   def preview(self, source: Any, num: int = 8, seed: int = 0, **kwargs: Any) -> np.ndarray:
-    """Four rows: a, G(a), b, G(b) (G should leave b alone).
-
-    Returns:
-      uint8 [H', W', 3].
-    """
-    from tf_gans import visualize
-    height = self.image_shape[0]
-    num = max(1, min(num, 8 if height >= 128 else 16))
-    data = source.take(num, seed=seed)
-    rows = [data["a"], self.translate_numpy(data["a"]), data["b"],
-            self.translate_numpy(data["b"])]
-    grid = visualize.image_grid(np.concatenate(rows), rows=4)
-    return visualize.upscale(grid, max(1, 64 // height))
+    """Four rows: a, G(a), b, G(b) (G should leave b alone; :meth:`preview_grid`)."""
+    return self.preview_grid(source, num, seed, lambda data: [
+        data["a"], self.translate_numpy(data["a"]), data["b"], self.translate_numpy(data["b"])])
 
 
 @dataclasses.dataclass

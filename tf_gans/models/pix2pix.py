@@ -138,19 +138,12 @@ class Pix2Pix(ImageTranslator, GANModel):
   # -- pictures ----------------------------------------------------------------------
 
   def preview(self, source: Any, num: int = 8, seed: int = 0, **kwargs: Any) -> np.ndarray:
-    """Three rows: the source images, their translations and the paired targets.
-
-    Returns:
-      uint8 [H', W', 3].
-    """
-    from tf_gans import visualize
-    height = self.image_shape[0]
-    num = max(1, min(num, 8 if height >= 128 else 16))
-    data = source.take(num, seed=seed)
-    x, y = self._pair(data)
-    rows = [x, self.translate_numpy(x), y]
-    grid = visualize.image_grid(np.concatenate(rows), rows=3)
-    return visualize.upscale(grid, max(1, 64 // height))
+    """Three rows: the source images, their translations and the paired targets
+    (:meth:`preview_grid`)."""
+    def rows(data):
+      x, y = self._pair(data)
+      return [x, self.translate_numpy(x), y]
+    return self.preview_grid(source, num, seed, rows)
 
 
 @dataclasses.dataclass

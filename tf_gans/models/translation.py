@@ -171,6 +171,22 @@ class ImageTranslator:
   def generate(self, num_samples: int, seed: int = 0, **kwargs: Any) -> tf.Tensor:
     raise NotImplementedError(f"{type(self).__name__} translates images; use translate()")
 
+  def preview_grid(self, source: Any, num: int, seed: int,
+                   rows_of: Callable[[dict[str, np.ndarray]], list[np.ndarray]]) -> np.ndarray:
+    """The models' previews: rows_of(num examples of `source`) as rows of one picture,
+    at most 16 columns (8 for images of 128 px or more) so it stays viewable, small images
+    upscaled to 64 px.
+
+    Returns:
+      uint8 [H', W', 3].
+    """
+    from tf_gans import visualize
+    height = self.image_shape[0]
+    num = max(1, min(num, 8 if height >= 128 else 16))
+    rows = rows_of(source.take(num, seed=seed))
+    grid = visualize.image_grid(np.concatenate(rows), rows=len(rows))
+    return visualize.upscale(grid, max(1, 64 // height))
+
 
 class TwoDomainGAN(ImageTranslator, GANModel):
   """Base class of unpaired two-domain translation GANs.
@@ -339,23 +355,14 @@ class TwoDomainGAN(ImageTranslator, GANModel):
     return {"a_to_b": "generator_ab", "b_to_a": "generator_ba"}
 
   def preview(self, source: Any, num: int = 8, seed: int = 0, **kwargs: Any) -> np.ndarray:
-    """A picture of six rows: a, G(a), F(G(a)), b, F(b), G(F(b)).
-
-    At most 16 columns (8 for images of 128 px or more), so the picture stays viewable.
-
-    Returns:
-      uint8 [H', W', 3].
-    """
-    from tf_gans import visualize
-    height = self.image_shape[0]
-    num = max(1, min(num, 8 if height >= 128 else 16))
-    data = source.take(num, seed=seed)
-    a, b = data["a"], data["b"]
-    ab = self.translate_numpy(a, "a_to_b")
-    ba = self.translate_numpy(b, "b_to_a")
-    rows = [a, ab, self.translate_numpy(ab, "b_to_a"), b, ba, self.translate_numpy(ba, "a_to_b")]
-    grid = visualize.image_grid(np.concatenate(rows), rows=6)
-    return visualize.upscale(grid, max(1, 64 // height))
+    """A picture of six rows: a, G(a), F(G(a)), b, F(b), G(F(b)) (:meth:`preview_grid`)."""
+    def rows(data):
+      a, b = data["a"], data["b"]
+      ab = self.translate_numpy(a, "a_to_b")
+      ba = self.translate_numpy(b, "b_to_a")
+      return [a, ab, self.translate_numpy(ab, "b_to_a"), b, ba,
+              self.translate_numpy(ba, "a_to_b")]
+    return self.preview_grid(source, num, seed, rows)
 
 
 # ---------------------------------------------------------------------------------------
