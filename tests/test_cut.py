@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from conftest import run_tool
 from tf_gans import losses
 from tf_gans.models.cut import CUTConfig, default_nce_layers
 
@@ -121,11 +120,6 @@ def _png(path, array):
   Image.fromarray(array).save(path)
 
 
-def _tool(name, *args, timeout=600):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args],
-                        capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
 def test_paper_flagfile_trains_from_a_folder_then_translates(tmp_path):
   rng = np.random.default_rng(0)
   for domain in ("trainA", "trainB", "testA", "testB"):
@@ -133,17 +127,18 @@ def test_paper_flagfile_trains_from_a_folder_then_translates(tmp_path):
       _png(str(tmp_path / "data" / domain / f"{i}.png"),
            rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
   run = str(tmp_path / "run")
-  proc = _tool("train.py", "--flagfile=configs/cut.flags", f"--data_dir={tmp_path / 'data'}",
-               f"--model_dir={run}", "--train_steps=2", "--image_size=32", "--load_size=36",
-               "--generator_filters=4", "--discriminator_filters=4", "--num_res_blocks=1",
-               "--num_patches=16", "--projection_units=8", "--log_every=1", "--image_every=0")
+  proc = run_tool("tools/train.py", "--flagfile=configs/cut.flags",
+                  f"--data_dir={tmp_path / 'data'}", f"--model_dir={run}", "--train_steps=2",
+                  "--image_size=32", "--load_size=36", "--generator_filters=4",
+                  "--discriminator_filters=4", "--num_res_blocks=1", "--num_patches=16",
+                  "--projection_units=8", "--log_every=1", "--image_every=0", timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "Trained cut on unpaired_folder to step 2" in proc.stdout
   with open(os.path.join(run, "config.json")) as f:
     saved = json.load(f)
   assert (saved["nce_identity"], saved["nce_weight"], saved["pool_size"]) == (True, 1.0, 0)
-  proc = _tool("translate.py", f"--model_dir={run}", f"--input={tmp_path / 'data' / 'testA'}",
-               f"--output={tmp_path / 'out'}")
+  proc = run_tool("tools/translate.py", f"--model_dir={run}",
+                  f"--input={tmp_path / 'data' / 'testA'}", f"--output={tmp_path / 'out'}")
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "translated 3 image(s) a_to_b with cut step 2" in proc.stdout
   assert sorted(os.listdir(tmp_path / "out")) == ["0.png", "1.png", "2.png"]
@@ -175,8 +170,7 @@ print("RESULT " + json.dumps(out))
 
 @pytest.mark.slow
 def test_two_replicas_train_what_one_replica_trains(tmp_path):
-  proc = subprocess.run([sys.executable, "-c", _REPLICA_SCRIPT, ROOT, str(tmp_path)],
-                        capture_output=True, text=True, timeout=900)
+  proc = run_tool("-c", _REPLICA_SCRIPT, ROOT, str(tmp_path), timeout=900)
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
   assert proc.returncode == 0 and lines, proc.stderr[-3000:]
   out = json.loads(lines[0][len("RESULT "):])
