@@ -5,9 +5,11 @@
 
 Trains ``configs/cgan.flags`` (with each --conditioning and seed) through the same
 ``tf_gans.training.train`` that tools/train.py runs, then measures every run as
-tools/evaluate.py does, with one classifier shared by all runs: label accuracy,
-Kynkäänniemi et al.'s precision and recall (k = 3) and KID in the classifier's feature
-space, beside the same numbers for held-out real digits (the ceiling). Prints a
+tools/evaluate.py does, with one classifier shared by all runs: label accuracy and
+Kynkäänniemi et al.'s precision and recall (k = 3) in the classifier's feature space,
+precision, recall and class-wise KID in the real digits' principal components (the
+style-keeping space), beside the same numbers for held-out real digits (the ceiling).
+With --reuse, runs already trained in --work_dir are measured again without training. Prints a
 markdown table per run and the mean ± standard deviation per conditioning. Results
 are recorded in benchmarks/README.md.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -30,15 +33,18 @@ from _flagfiles import make_config  # noqa: E402
 
 flags.DEFINE_string("work_dir", "/tmp/cgan_digits_benchmark", "Where the runs go.")
 flags.DEFINE_list("conditionings", ["concat", "projection"], "Conditionings to compare.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Run seeds.")
+flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Run seeds.")
 flags.DEFINE_string("flagfile_path", os.path.join(ROOT, "configs", "cgan.flags"),
                     "The run settings (a tools/train.py flagfile).")
 flags.DEFINE_integer("train_steps", None, "Override the flagfile's --train_steps.")
 flags.DEFINE_list("overrides", [], "More settings as name=value, e.g. gan_loss=hinge.")
-flags.DEFINE_string("output", None, "Also write all results as JSON here.")
+flags.DEFINE_string("output", None, "Also write all results as JSON here (and after "
+                    "every run to OUTPUT.partial).")
+flags.DEFINE_bool("reuse", False, "Measure runs already trained in --work_dir without "
+                  "training them again.")
 FLAGS = flags.FLAGS
 
-COLUMNS = ("label_accuracy", "precision", "recall", "kid")
+COLUMNS = ("label_accuracy", "precision", "recall", "style_precision", "style_recall", "kid")
 
 
 def main(argv):
@@ -59,9 +65,12 @@ def main(argv):
       model_dir = os.path.join(FLAGS.work_dir, f"{conditioning}_seed{seed}")
       config = make_config(CGANConfig, FLAGS.flagfile_path, raw, conditioning=conditioning,
                            seed=seed, model_dir=model_dir, **quiet)
+      if not FLAGS.reuse:
+        shutil.rmtree(model_dir, ignore_errors=True)
+      trained_before = os.path.isdir(os.path.join(model_dir, "checkpoints"))
       start = time.perf_counter()
-      training.train(config)
-      seconds = time.perf_counter() - start
+      training.train(config)  # resumes a run of model_dir (--reuse): nothing left to train
+      seconds = None if trained_before else time.perf_counter() - start
       gan, config, source = training.load(model_dir)
       (train_x, train_y), (test_x, test_y) = evaluation_splits(config, source)
       if classifier is None:  # one classifier for every run: the same yardstick
@@ -76,27 +85,35 @@ def main(argv):
       results.append(report)
       logging.info("%s seed %d: %s", conditioning, seed,
                    {k: round(report[k], 4) for k in COLUMNS})
+      if FLAGS.output:
+        with open(FLAGS.output + ".partial", "w", encoding="utf-8") as f:
+          json.dump(results, f, indent=2)
   print(table(results))
   if FLAGS.output:
     with open(FLAGS.output, "w", encoding="utf-8") as f:
       json.dump({"settings": settings.to_dict(), "results": results}, f, indent=2)
 
 
+def seconds_cell(seconds: float | None) -> str:
+  return "–" if seconds is None else f"{seconds:.0f}"
+
+
 def table(results: list[dict]) -> str:
   """Markdown: one row per run, the mean ± std per conditioning, the real-data ceiling."""
-  head = ("| conditioning | seed | label accuracy | precision | recall | KID | "
-          "train time (s) |\n|---|---|---|---|---|---|---|")
+  head = ("| conditioning | seed | label accuracy | precision | recall | style precision | "
+          "style recall | class-wise KID (style) | train time (s) |\n"
+          "|---|---|---|---|---|---|---|---|---|")
   rows = [head]
   for r in results:
     rows.append(f"| {r['conditioning']} | {r['seed']} | " + " | ".join(
-        f"{r[c]:.3f}" for c in COLUMNS) + f" | {r['train_seconds']:.0f} |")
+        f"{r[c]:.3f}" for c in COLUMNS) + f" | {seconds_cell(r['train_seconds'])} |")
   for conditioning in dict.fromkeys(r["conditioning"] for r in results):
     group = [r for r in results if r["conditioning"] == conditioning]
     cells = [f"{np.mean([r[c] for r in group]):.3f} ± {np.std([r[c] for r in group]):.3f}"
              for c in COLUMNS]
-    seconds = np.mean([r["train_seconds"] for r in group])
+    timed = [r["train_seconds"] for r in group if r["train_seconds"] is not None]
     rows.append(f"| **{conditioning}** | mean ± std | " + " | ".join(cells) +
-                f" | {seconds:.0f} |")
+                f" | {seconds_cell(np.mean(timed) if timed else None)} |")
   ceiling = results[0]
   rows.append("| held-out real digits (ceiling) | | " + " | ".join(
       f"{ceiling[c + '_real_vs_real']:.3f}" for c in COLUMNS) + " | |")

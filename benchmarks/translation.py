@@ -41,6 +41,17 @@ VARIANTS = {
     "discogan_l2": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l2"}),
     "discogan_l1": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l1"}),
     "discogan_huber": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "huber"}),
+    # Huber's δ on images in [-1, 1]: δ = 0.1 as it is (its linear part has slope 0.1, a
+    # tenth of l1's), and L_δ/δ (slope 1 above δ, as l1; the weight times 1/δ) at δ = 0.1
+    # and 0.25.
+    "discogan_huber_d0.1": ("discogan", "configs/discogan.flags",
+                            {"reconstruction_loss": "huber", "huber_delta": 0.1}),
+    "discogan_huber_d0.1_w100": ("discogan", "configs/discogan.flags",
+                                 {"reconstruction_loss": "huber", "huber_delta": 0.1,
+                                  "reconstruction_weight": 100.0}),
+    "discogan_huber_d0.25_w40": ("discogan", "configs/discogan.flags",
+                                 {"reconstruction_loss": "huber", "huber_delta": 0.25,
+                                  "reconstruction_weight": 40.0}),
     # The stroke-thickening task: pix2pix on the aligned pairs, CycleGAN on the same
     # two domains unpaired.
     "pix2pix_thicken": ("pix2pix", "configs/pix2pix_quick.flags", {}),

@@ -337,5 +337,6 @@ def test_train_sample_evaluate_from_the_config(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
   assert "real vs real" in lines["label_accuracy"] and "real vs real" in lines["recall"]
-  assert {"precision", "kid", "precision_class_0", "recall_class_9"} <= set(lines)
+  assert {"precision", "style_recall", "kid", "precision_class_0", "recall_class_9"} <= set(lines)
+  assert "real vs real" in lines["style_recall"] and "real vs real" in lines["kid"]
   assert os.path.exists(os.path.join(model_dir, "eval_classifier", "classifier.keras"))

@@ -10,6 +10,8 @@ from tf_gans.data.images import digits_arrays
 from tf_gans.metrics import (conditional_report, improved_precision_recall, kid, knn_radii,
                              label_accuracy, load_or_train_classifier, mmd2_unbiased,
                              per_class_precision_recall, polynomial_kernel)
+from tf_gans.metrics.kid import class_kid
+from tf_gans.metrics.style import PixelPCA
 
 # ---------------------------------------------------------------------------------------
 # k-NN precision and recall on hand-computed cases.
@@ -108,6 +110,56 @@ def test_kid_rejects_bad_inputs():
     kid(np.zeros((1, 2)), np.zeros((5, 2)))
 
 
+def test_class_kid_is_the_mean_of_the_classes_and_unbiased_for_matched_class_counts():
+  rng = np.random.default_rng(2)
+  centres = np.array([[3.0, 0, 0, 0], [-3.0, 0, 0, 0]])
+  labels = np.repeat([0, 1], 15)
+
+  def draw():  # 15 points of each of two well-separated classes
+    return centres[labels] + rng.normal(size=(30, 4))
+
+  x, y = draw(), draw()
+  assert class_kid(x, labels, y, labels) == pytest.approx(np.mean(
+      [mmd2_unbiased(x[labels == c], y[labels == c]) for c in (0, 1)]))
+  # Both sets of one distribution with the same class counts, 400 times: the pooled
+  # estimate sits below zero, about -2 (K_same - K_all) / (m - 1); class by class it
+  # does not.
+  pooled, classwise = [], []
+  for _ in range(400):
+    x, y = draw(), draw()
+    pooled.append(kid(x, y))
+    classwise.append(class_kid(x, labels, y, labels))
+  k = polynomial_kernel(draw(), draw())
+  same = np.equal.outer(labels, labels)
+  bias = -2 * (k[same].mean() - k.mean()) / 29
+  se_pooled = np.std(pooled) / 20
+  se_classwise = np.std(classwise) / 20
+  assert np.mean(pooled) < -8 * se_pooled
+  assert np.mean(pooled) == pytest.approx(bias, rel=0.3)
+  assert abs(np.mean(classwise)) < 3 * se_classwise
+  with pytest.raises(ValueError, match="one label per feature"):
+    class_kid(x, labels[:-1], y, labels)
+  with pytest.raises(ValueError, match="no class has"):
+    class_kid(x, labels, y, labels + 5)
+
+
+def test_pixel_pca_keeps_the_asked_variance_and_checks_shapes():
+  rng = np.random.default_rng(3)
+  # Variance 9, 4 and 1 along three pixels, nothing on the fourth.
+  images = (rng.normal(size=(2000, 4)) * [3.0, 2.0, 1.0, 0.0]).reshape(2000, 2, 2, 1)
+  assert PixelPCA(images, variance=0.6).num_components == 1  # 9 / 14 = 0.64
+  pca = PixelPCA(images, variance=0.9)  # 13 / 14 = 0.93
+  assert pca.num_components == 2
+  assert pca.explained_variance == pytest.approx(13 / 14, abs=0.02)
+  f = pca.features(images)
+  assert f.shape == (2000, 2)
+  np.testing.assert_allclose(np.var(f, axis=0), [9.0, 4.0], rtol=0.1)
+  with pytest.raises(ValueError, match="do not match"):
+    pca.features(np.zeros((3, 4, 1, 1)))
+  with pytest.raises(ValueError, match="variance"):
+    PixelPCA(images, variance=0.0)
+
+
 # ---------------------------------------------------------------------------------------
 # The classifier and the conditional report on the embedded digits.
 # ---------------------------------------------------------------------------------------
@@ -153,9 +205,12 @@ def test_report_real_heldout_data_scores_near_the_ceiling(digits, classifier):
                               ty[half], num_samples=150, per_class=False)
   assert report["num_samples"] == 150
   assert report["label_accuracy"] > 0.93
-  for name in ("label_accuracy", "precision", "recall"):
+  for name in ("label_accuracy", "precision", "recall", "style_precision", "style_recall"):
     assert report[name] == pytest.approx(report[name + "_real_vs_real"], abs=0.1), name
   assert report["precision"] > 0.75 and report["recall"] > 0.75
+  assert report["style_precision"] > 0.75 and report["style_recall"] > 0.75
+  # 15 digits per class: the class-wise estimate is unbiased but noisy (uniform noise: 2.7).
+  assert abs(report["kid"]) < 0.2 and abs(report["kid_real_vs_real"]) < 0.2
 
 
 def test_report_uniform_noise_scores_near_chance(digits, classifier):
@@ -180,6 +235,42 @@ def test_report_one_image_per_class_has_precision_but_no_recall(digits, classifi
   assert report["recall_real_vs_real"] > 0.8
   assert {f"recall_class_{c}" for c in range(10)} <= set(report)
   assert all(report[f"recall_class_{c}"] < 0.1 for c in range(10))
+
+
+def _ink(images):
+  return images.reshape(len(images), -1).mean(axis=1)
+
+
+def test_style_recall_catches_a_generator_that_draws_only_the_thick_half_of_each_class(
+    digits, classifier):
+  (x, y), (tx, ty) = digits
+  # Reference: every other training digit of each class; the 'generators' draw from the
+  # rest, for the held-out digits' labels.
+  reference = np.zeros(len(y), bool)
+  for c in range(10):
+    reference[np.flatnonzero(y == c)[::2]] = True
+  pool_x, pool_y = x[~reference], y[~reference]
+  thick = np.zeros(len(pool_y), bool)
+  for c in range(10):
+    idx = np.flatnonzero(pool_y == c)
+    thick[idx] = _ink(pool_x[idx]) > np.median(_ink(pool_x[idx]))
+  rng = np.random.default_rng(0)
+
+  def drawn(allowed):
+    picked = [rng.choice(np.flatnonzero(allowed & (pool_y == c))) for c in ty]
+    return pool_x[np.array(picked)]
+
+  every_style, thick_only = drawn(np.ones(len(pool_y), bool)), drawn(thick)
+  style = PixelPCA(x)
+  recall = {}
+  for space, featurize in (("style", style.features), ("classifier", classifier.features)):
+    ref = featurize(x[reference])
+    recall[space] = [improved_precision_recall(ref, featurize(g))["recall"]
+                     for g in (every_style, thick_only)]
+  drop = {space: r[0] - r[1] for space, r in recall.items()}
+  assert recall["style"][0] > 0.85  # real digits of every style cover the reference
+  assert drop["style"] > 0.05  # the thin half of each class is missing
+  assert drop["style"] > 1.5 * drop["classifier"]  # which the classifier barely sees
 
 
 def test_hidden_signal_tells_a_steganographic_cycle_from_an_honest_one():

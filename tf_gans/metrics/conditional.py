@@ -1,6 +1,9 @@
 """The class-conditional report: label accuracy, precision/recall and KID, with ceilings.
 
-Every number is measured twice in the same classifier feature space: for generated
+Two feature spaces: a classifier's (trained on the real training split; it reads the
+class and ignores most of the style) and the real training images' principal
+components (:class:`tf_gans.metrics.style.PixelPCA`, which keep how a digit is drawn).
+Every number is measured twice in the same space: for generated
 samples, and for held-out real samples in their place. The real-data value is the
 ceiling a perfect generator would reach with this many samples, which is what makes a
 number readable (recall 0.8 is poor if held-out data scores 0.92, and fine if it scores
@@ -15,9 +18,10 @@ import numpy as np
 
 from tf_gans.metrics.classifier import Classifier
 from tf_gans.metrics.frechet import fid
-from tf_gans.metrics.kid import kid
+from tf_gans.metrics.kid import class_kid, kid
 from tf_gans.metrics.precision_recall import (improved_precision_recall,
                                               per_class_precision_recall)
+from tf_gans.metrics.style import PixelPCA
 
 CEILING_SUFFIX = "_real_vs_real"
 
@@ -50,10 +54,16 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
     were generated for; ceiling: its accuracy on E;
   * ``precision``, ``recall``: Kynkäänniemi et al. (2019) with k-NN radii, generated vs
     R; ceiling: E vs R; also per class (``precision_class_3``, ...);
-  * ``kid``: kernel distance between generated samples and E; ceiling: E vs R;
-  * ``fid``: Fréchet distance, the same sets as KID (biased upwards at this size: compare
-    it with its ceiling, :mod:`tf_gans.metrics.frechet`); ``fid_inception`` on InceptionV3
-    features when `inception` is given.
+  * ``style_precision``, ``style_recall``: the same in the principal components of the
+    real training images (:class:`tf_gans.metrics.style.PixelPCA`), where a generator
+    that draws few of each class's styles loses recall;
+  * ``kid``: class-wise kernel distance (:func:`tf_gans.metrics.kid.class_kid`) between
+    generated samples and E in the principal components; ceiling: E vs R. (Pooled over
+    classes, sets with equal class counts bias the estimate below zero; in the
+    classifier's space the classifier's own training images, R, sit apart from E.)
+  * ``fid``: Fréchet distance in the classifier's space, generated vs E (biased upwards
+    at this size: compare it with its ceiling, :mod:`tf_gans.metrics.frechet`);
+    ``fid_inception`` on InceptionV3 features when `inception` is given.
 
   Each ceiling has the key of its metric plus ``_real_vs_real``.
 
@@ -101,7 +111,14 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
   real_pr = improved_precision_recall(ref_f, real_f, k)
   pair("precision", gen_pr["precision"], real_pr["precision"])
   pair("recall", gen_pr["recall"], real_pr["recall"])
-  pair("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed))
+  style = PixelPCA(train_images)
+  gen_s, real_s = style.features(generated), style.features(np.asarray(heldout_images)[evaluated])
+  ref_s = style.features(np.asarray(train_images)[reference])
+  gen_spr = improved_precision_recall(ref_s, gen_s, k)
+  real_spr = improved_precision_recall(ref_s, real_s, k)
+  pair("style_precision", gen_spr["precision"], real_spr["precision"])
+  pair("style_recall", gen_spr["recall"], real_spr["recall"])
+  pair("kid", class_kid(gen_s, labels, real_s, labels), class_kid(real_s, labels, ref_s, ref_labels))
   pair("fid", fid(gen_f, real_f), fid(real_f, ref_f))
   if inception is not None:
     pair("fid_inception", *_inception_fids(
@@ -151,10 +168,18 @@ def unconditional_report(generated: np.ndarray, classifier: Classifier, train_im
   ref_f = classifier.features(np.asarray(train_images)[reference])
   gen_pr = improved_precision_recall(ref_f, gen_f, k)
   real_pr = improved_precision_recall(ref_f, real_f, k)
+  style = PixelPCA(train_images)
+  gen_s = style.features(np.asarray(generated)[:n])
+  real_s = style.features(np.asarray(heldout_images)[evaluated])
+  ref_s = style.features(np.asarray(train_images)[reference])
+  gen_spr = improved_precision_recall(ref_s, gen_s, k)
+  real_spr = improved_precision_recall(ref_s, real_s, k)
   out: dict[str, float] = {"num_samples": n}
   for name, value, ceiling in (("precision", gen_pr["precision"], real_pr["precision"]),
                                ("recall", gen_pr["recall"], real_pr["recall"]),
-                               ("kid", kid(gen_f, real_f, seed=seed), kid(real_f, ref_f, seed=seed)),
+                               ("style_precision", gen_spr["precision"], real_spr["precision"]),
+                               ("style_recall", gen_spr["recall"], real_spr["recall"]),
+                               ("kid", kid(gen_s, real_s, seed=seed), kid(real_s, ref_s, seed=seed)),
                                ("fid", fid(gen_f, real_f), fid(real_f, ref_f))):
     out[name], out[name + CEILING_SUFFIX] = float(value), float(ceiling)
   if inception is not None:
