@@ -41,17 +41,16 @@ VARIANTS = {
     "discogan_l2": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l2"}),
     "discogan_l1": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "l1"}),
     "discogan_huber": ("discogan", "configs/discogan.flags", {"reconstruction_loss": "huber"}),
-    # Huber's δ on images in [-1, 1]: δ = 0.1 as it is (its linear part has slope 0.1, a
-    # tenth of l1's), and L_δ/δ (slope 1 above δ, as l1; the weight times 1/δ) at δ = 0.1
-    # and 0.25.
-    "discogan_huber_d0.1": ("discogan", "configs/discogan.flags",
-                            {"reconstruction_loss": "huber", "huber_delta": 0.1}),
-    "discogan_huber_d0.1_w100": ("discogan", "configs/discogan.flags",
-                                 {"reconstruction_loss": "huber", "huber_delta": 0.1,
-                                  "reconstruction_weight": 100.0}),
-    "discogan_huber_d0.25_w40": ("discogan", "configs/discogan.flags",
-                                 {"reconstruction_loss": "huber", "huber_delta": 0.25,
-                                  "reconstruction_weight": 40.0}),
+    # Huber's δ on images in [-1, 1] (DiscoGAN uses L_δ/δ): the previous default δ = 1
+    # (½d² almost everywhere: half of l2), δ = 0.25, and δ = 0.1 undivided (L_δ itself,
+    # whose linear part has slope 0.1: the weight times δ).
+    "discogan_huber_d1": ("discogan", "configs/discogan.flags",
+                          {"reconstruction_loss": "huber", "huber_delta": 1.0}),
+    "discogan_huber_d0.25": ("discogan", "configs/discogan.flags",
+                             {"reconstruction_loss": "huber", "huber_delta": 0.25}),
+    "discogan_huber_d0.1_undivided": ("discogan", "configs/discogan.flags",
+                                      {"reconstruction_loss": "huber", "huber_delta": 0.1,
+                                       "reconstruction_weight": 1.0}),
     # The stroke-thickening task: pix2pix on the aligned pairs, CycleGAN on the same
     # two domains unpaired.
     "pix2pix_thicken": ("pix2pix", "configs/pix2pix_quick.flags", {}),
@@ -139,7 +138,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--variants", default="cyclegan,discogan_l2,discogan_l1,discogan_huber",
                       help=f"Comma-separated, of: {', '.join(VARIANTS)}.")
-  parser.add_argument("--seeds", default="0,1,2")
+  parser.add_argument("--seeds", default="0,1,2,3,4")
   parser.add_argument("--train_steps", type=int, default=None,
                       help="Override the flagfiles' train_steps (default: theirs).")
   parser.add_argument("--work_dir", default=None)

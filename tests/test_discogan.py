@@ -79,7 +79,8 @@ def test_each_reconstruction_loss(kind):
   fake_a = gan.generator_ba(b, training=True)
   d_a = gan.generator_ba(fake_b, training=True).numpy() - a
   d_b = gan.generator_ab(fake_a, training=True).numpy() - b
-  distance = {"l2": np.square, "l1": np.abs, "huber": lambda d: _huber(d, delta)}[kind]
+  # Huber: L_δ / δ, so its linear part has l1's slope.
+  distance = {"l2": np.square, "l1": np.abs, "huber": lambda d: _huber(d, delta) / delta}[kind]
   expected = distance(d_a).mean() + distance(d_b).mean()
   np.testing.assert_allclose(metrics["reconstruction_loss"], expected, rtol=1e-4)
   np.testing.assert_allclose(loss, metrics["adversarial_loss"] + 0.7 * expected, rtol=1e-4)
@@ -93,6 +94,7 @@ def test_config_defaults_and_validation():
   assert (config.batch_size, config.gan_loss, config.norm, config.pool_size) == (
       64, "nonsaturating", "batch", 0)
   assert config.image_size == 32 and config.num_downs == 3
+  assert (config.reconstruction_loss, config.huber_delta) == ("l2", 0.1)
   files = DiscoGANConfig(model_dir="x", dataset="cycle_gan/facades").resolve()
   assert (files.image_size, files.num_downs) == (64, 4)
   with pytest.raises(ValueError, match="reconstruction_loss must be one of: l1, l2, huber, got 'l3'"):
