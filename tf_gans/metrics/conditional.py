@@ -38,6 +38,20 @@ def _stratified_reference(train_labels: np.ndarray, wanted: np.ndarray,
   return np.sort(np.concatenate(picked))
 
 
+def _precision_recall_pairs(reference: np.ndarray, generated: np.ndarray, evaluated: np.ndarray,
+                            k: int, prefix: str = "") -> dict[str, tuple[float, float]]:
+  """{prefix + "precision"/"recall": (generated vs reference, evaluated vs reference)}."""
+  gen_pr = improved_precision_recall(reference, generated, k)
+  real_pr = improved_precision_recall(reference, evaluated, k)
+  return {prefix + name: (gen_pr[name], real_pr[name]) for name in ("precision", "recall")}
+
+
+def _style_features(train_images: np.ndarray, *sets: np.ndarray) -> list[np.ndarray]:
+  """Each set in the principal components of the training images."""
+  style = PixelPCA(train_images)
+  return [style.features(np.asarray(x)) for x in sets]
+
+
 def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier: Classifier,
                        train_images: np.ndarray, train_labels: np.ndarray,
                        heldout_images: np.ndarray, heldout_labels: np.ndarray, *,
@@ -107,17 +121,12 @@ def conditional_report(generate: Callable[[np.ndarray], np.ndarray], classifier:
     out[name + CEILING_SUFFIX] = float(real_value)
 
   pair("label_accuracy", np.mean(gen_pred == labels), np.mean(real_pred == labels))
-  gen_pr = improved_precision_recall(ref_f, gen_f, k)
-  real_pr = improved_precision_recall(ref_f, real_f, k)
-  pair("precision", gen_pr["precision"], real_pr["precision"])
-  pair("recall", gen_pr["recall"], real_pr["recall"])
-  style = PixelPCA(train_images)
-  gen_s, real_s = style.features(generated), style.features(np.asarray(heldout_images)[evaluated])
-  ref_s = style.features(np.asarray(train_images)[reference])
-  gen_spr = improved_precision_recall(ref_s, gen_s, k)
-  real_spr = improved_precision_recall(ref_s, real_s, k)
-  pair("style_precision", gen_spr["precision"], real_spr["precision"])
-  pair("style_recall", gen_spr["recall"], real_spr["recall"])
+  gen_s, real_s, ref_s = _style_features(train_images, generated,
+                                         np.asarray(heldout_images)[evaluated],
+                                         np.asarray(train_images)[reference])
+  for name, values in {**_precision_recall_pairs(ref_f, gen_f, real_f, k),
+                       **_precision_recall_pairs(ref_s, gen_s, real_s, k, "style_")}.items():
+    pair(name, *values)
   pair("kid", class_kid(gen_s, labels, real_s, labels), class_kid(real_s, labels, ref_s, ref_labels))
   pair("fid", fid(gen_f, real_f), fid(real_f, ref_f))
   if inception is not None:
@@ -166,21 +175,15 @@ def unconditional_report(generated: np.ndarray, classifier: Classifier, train_im
   gen_f = classifier.features(np.asarray(generated)[:n])
   real_f = classifier.features(np.asarray(heldout_images)[evaluated])
   ref_f = classifier.features(np.asarray(train_images)[reference])
-  gen_pr = improved_precision_recall(ref_f, gen_f, k)
-  real_pr = improved_precision_recall(ref_f, real_f, k)
-  style = PixelPCA(train_images)
-  gen_s = style.features(np.asarray(generated)[:n])
-  real_s = style.features(np.asarray(heldout_images)[evaluated])
-  ref_s = style.features(np.asarray(train_images)[reference])
-  gen_spr = improved_precision_recall(ref_s, gen_s, k)
-  real_spr = improved_precision_recall(ref_s, real_s, k)
+  gen_s, real_s, ref_s = _style_features(train_images, np.asarray(generated)[:n],
+                                         np.asarray(heldout_images)[evaluated],
+                                         np.asarray(train_images)[reference])
   out: dict[str, float] = {"num_samples": n}
-  for name, value, ceiling in (("precision", gen_pr["precision"], real_pr["precision"]),
-                               ("recall", gen_pr["recall"], real_pr["recall"]),
-                               ("style_precision", gen_spr["precision"], real_spr["precision"]),
-                               ("style_recall", gen_spr["recall"], real_spr["recall"]),
-                               ("kid", kid(gen_s, real_s, seed=seed), kid(real_s, ref_s, seed=seed)),
-                               ("fid", fid(gen_f, real_f), fid(real_f, ref_f))):
+  pairs = {**_precision_recall_pairs(ref_f, gen_f, real_f, k),
+           **_precision_recall_pairs(ref_s, gen_s, real_s, k, "style_"),
+           "kid": (kid(gen_s, real_s, seed=seed), kid(real_s, ref_s, seed=seed)),
+           "fid": (fid(gen_f, real_f), fid(real_f, ref_f))}
+  for name, (value, ceiling) in pairs.items():
     out[name], out[name + CEILING_SUFFIX] = float(value), float(ceiling)
   if inception is not None:
     value, ceiling = _inception_fids(inception, np.asarray(generated)[:n],
