@@ -11,7 +11,7 @@ function": the paper uses the mean squared error; here ``--reconstruction_loss``
 chooses l2 (MSE), l1 or huber: the Huber loss L_δ (``--huber_delta``), quadratic for
 small errors and linear for large ones, divided by δ. L_δ's linear part has slope δ, so
 on images in [−1, 1] (errors up to 2) δ = 1 makes L_δ ½ d² for almost every pixel, half
-the l2 loss: the coupling is weaker and on the digits task one seed in five kept 10 % of
+the l2 loss: the coupling is weaker and on the digits task two seeds in five kept ~10 % of
 the digits. Divided by δ, the linear part has l1's slope 1 whatever δ, and δ only says
 where the loss turns quadratic (errors below δ are pulled in gently, as by l2). δ = 0.1
 (a twentieth of the range) is the default, chosen on the ground-truth task over
