@@ -55,12 +55,13 @@ class PixelPCA:
     if len(x) > max_fit_images:
       x = x[np.sort(np.random.default_rng(seed).choice(len(x), max_fit_images, replace=False))]
     x = x.reshape(len(x), -1).astype(np.float64)
-    self.mean = x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x - self.mean, full_matrices=False)
-    explained = np.cumsum(s ** 2) / max(np.sum(s ** 2), 1e-300)
+    from sklearn.decomposition import PCA
+    pca = PCA(svd_solver="full").fit(x)  # every component; the count is chosen below
+    explained = np.cumsum(pca.explained_variance_ratio_)
     count = int(np.searchsorted(explained, variance - 1e-12) + 1)
-    count = max(1, min(count, max_components, len(s)))
-    self.components = vt[:count]  # [count, H*W*C], orthonormal rows
+    count = max(1, min(count, max_components, len(explained)))
+    self.mean = pca.mean_
+    self.components = pca.components_[:count]  # [count, H*W*C], orthonormal rows
     self.explained_variance = float(explained[count - 1])
 
   @property
